@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * mpin: pin user memory so that it never faults and never moves.
+ *
+ * The ioctl ABI of /dev/mpin.  Every structure has only fixed-width
+ * fields and explicit padding, so 32-bit and 64-bit callers share one
+ * layout and the ioctl numbers do not depend on the pointer size.
+ * Fields named "reserved" and "flags" must be zero: the kernel rejects
+ * anything else with EINVAL, which keeps them usable by later versions.
+ */
+#ifndef _UAPI_LINUX_MPIN_H
+#define _UAPI_LINUX_MPIN_H
+
+#include <linux/const.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define MPIN_DEVICE_NAME	"mpin"
+#define MPIN_ABI_VERSION	1
+
+/* Feature bits reported by MPIN_IOC_VERSION. */
+#define MPIN_FEAT_PIN		_BITULL(0)		/* MPIN_IOC_PIN / MPIN_IOC_UNPIN */
+#define MPIN_FEAT_LONGTERM	_BITULL(1)		/* pins are FOLL_LONGTERM: no migration */
+#define MPIN_FEAT_MAX_PINNED	_BITULL(2)		/* machine-wide max_pinned_pages cap */
+
+/**
+ * struct mpin_version - MPIN_IOC_VERSION argument
+ * @abi_version: out: MPIN_ABI_VERSION of the running module
+ * @flags: in: must be 0
+ * @features: out: MPIN_FEAT_* bits
+ * @page_size: out: the granule pins are rounded to (PAGE_SIZE)
+ * @reserved: in: must be 0
+ */
+struct mpin_version {
+	__u32 abi_version;
+	__u32 flags;
+	__u64 features;
+	__u64 page_size;
+	__u64 reserved[4];
+};
+
+/**
+ * struct mpin_range - MPIN_IOC_PIN and MPIN_IOC_UNPIN argument
+ * @addr: in: start of the range; rounded down to a page boundary
+ * @len: in: length in bytes; the end is rounded up to a page boundary
+ * @flags: in: must be 0
+ * @pad: in: must be 0
+ * @pages: out: pages newly pinned (PIN) or released (UNPIN) by this call
+ * @reserved: in: must be 0
+ */
+struct mpin_range {
+	__u64 addr;
+	__u64 len;
+	__u32 flags;
+	__u32 pad;
+	__u64 pages;
+	__u64 reserved[2];
+};
+
+#define MPIN_IOC_MAGIC		0xD3
+
+#define MPIN_IOC_VERSION	_IOWR(MPIN_IOC_MAGIC, 0x00, struct mpin_version)
+#define MPIN_IOC_PIN		_IOWR(MPIN_IOC_MAGIC, 0x01, struct mpin_range)
+#define MPIN_IOC_UNPIN		_IOWR(MPIN_IOC_MAGIC, 0x02, struct mpin_range)
+
+#endif /* _UAPI_LINUX_MPIN_H */
