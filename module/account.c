@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Accounting of pinned memory.
+ *
+ * Two budgets are charged before anything is pinned, so that a failed
+ * charge leaves nothing to undo and a successful one can never overshoot:
+ *
+ *  - the address space's RLIMIT_MEMLOCK, shared with mlock() as the
+ *    VM_PINNED proposal defined it: pinned_vm + locked_vm <= limit.
+ *    mm->pinned_vm is an atomic64_t, so it is charged with a
+ *    check-then-add compare-and-exchange loop: concurrent callers that
+ *    together ask for exactly the limit all succeed, and no interleaving
+ *    can take the total past it.  mm->locked_vm is a plain counter written
+ *    under mmap_write_lock; callers hold mmap_read_lock, so it is stable
+ *    while we read it.  CAP_IPC_LOCK lifts the limit but the charge is
+ *    still recorded, as in the RDMA and io_uring accounting.
+ *
+ *  - the machine-wide max_pinned_pages cap set by the administrator
+ *    (0 = no cap), charged the same way and binding root too.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+
+#include "mpin.h"
+
+static atomic_long_t mpin_pinned = ATOMIC_LONG_INIT(0);
+static atomic_long_t mpin_peak = ATOMIC_LONG_INIT(0);
+static unsigned long mpin_max;		/* READ_ONCE/WRITE_ONCE */
+
+static int mpin_charge_global(unsigned long npages)
+{
+	long cur = atomic_long_read(&mpin_pinned);
+	long peak;
+	unsigned long max;
+
+	do {
+		max = READ_ONCE(mpin_max);
+		if (max && (unsigned long)cur + npages > max)
+			return -ENOMEM;
+	} while (!atomic_long_try_cmpxchg(&mpin_pinned, &cur, cur + npages));
+
+	cur += npages;
+	peak = atomic_long_read(&mpin_peak);
+	while (cur > peak && !atomic_long_try_cmpxchg(&mpin_peak, &peak, cur))
+		;
+	return 0;
+}
+
+static int mpin_charge_mm(struct mm_struct *mm, unsigned long npages)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK);
+	bool unlimited = limit == RLIM_INFINITY || capable(CAP_IPC_LOCK);
+	s64 cur;
+
+	if (!unlimited && !limit)
+		return -EPERM;		/* as mlock(2) without can_do_mlock() */
+	limit >>= PAGE_SHIFT;
+
+	cur = atomic64_read(&mm->pinned_vm);
+	do {
+		if (!unlimited &&
+		    (unsigned long)cur + npages + READ_ONCE(mm->locked_vm) > limit)
+			return -ENOMEM;
+	} while (!atomic64_try_cmpxchg(&mm->pinned_vm, &cur, cur + npages));
+	return 0;
+}
+
+/*
+ * Charge @npages to @mm (the caller's own, under mmap_read_lock) and to
+ * the machine.  Returns 0, -EPERM (RLIMIT_MEMLOCK is 0) or -ENOMEM.
+ */
+int mpin_charge(struct mm_struct *mm, unsigned long npages)
+{
+	int ret;
+
+	ret = mpin_charge_mm(mm, npages);
+	if (ret)
+		return ret;
+	ret = mpin_charge_global(npages);
+	if (ret)
+		atomic64_sub(npages, &mm->pinned_vm);
+	return ret;
+}
+
+/* @mm may have exited already: mmgrab() keeps the counter valid. */
+void mpin_uncharge(struct mm_struct *mm, unsigned long npages)
+{
+	atomic64_sub(npages, &mm->pinned_vm);
+	atomic_long_sub(npages, &mpin_pinned);
+}
+
+unsigned long mpin_global_pinned(void)
+{
+	return atomic_long_read(&mpin_pinned);
+}
+
+unsigned long mpin_global_peak(void)
+{
+	return atomic_long_read(&mpin_peak);
+}
+
+unsigned long mpin_global_max(void)
+{
+	return READ_ONCE(mpin_max);
+}
+
+/*
+ * A cap below the current use is allowed: existing pins stay, and new
+ * pins fail with ENOMEM until the use has dropped under the cap.
+ */
+void mpin_set_global_max(unsigned long max)
+{
+	WRITE_ONCE(mpin_max, max);
+}

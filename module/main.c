@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mpin: pin user memory so that it never faults and never moves.
+ *
+ * /dev/mpin is a misc device.  Each open file is a registration domain
+ * bound to the address space of the process that opened it; its ioctls pin
+ * and unpin ranges of that address space with
+ * pin_user_pages(FOLL_LONGTERM | FOLL_WRITE), and closing it releases
+ * everything it pins.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <linux/mpin.h>
+
+#include "mpin.h"
+
+atomic_long_t mpin_handles = ATOMIC_LONG_INIT(0);
+
+static int mpin_open(struct inode *inode, struct file *file)
+{
+	struct mpin_file *mf;
+
+	if (!current->mm)
+		return -ENXIO;		/* kernel threads have nothing to pin */
+	mf = kmalloc(sizeof(*mf), GFP_KERNEL_ACCOUNT);
+	if (!mf)
+		return -ENOMEM;
+	mmgrab(current->mm);
+	mpin_file_init(mf, current->mm);
+	file->private_data = mf;
+	atomic_long_inc(&mpin_handles);
+	return stream_open(inode, file);
+}
+
+static int mpin_release(struct inode *inode, struct file *file)
+{
+	struct mpin_file *mf = file->private_data;
+
+	mpin_file_release(mf);
+	mmdrop(mf->mm);
+	kfree(mf);
+	atomic_long_dec(&mpin_handles);
+	return 0;
+}
+
+static long mpin_ioctl_version(struct mpin_version __user *uarg)
+{
+	struct mpin_version v;
+	unsigned int i;
+
+	if (copy_from_user(&v, uarg, sizeof(v)))
+		return -EFAULT;
+	if (v.flags)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(v.reserved); i++)
+		if (v.reserved[i])
+			return -EINVAL;
+
+	v.abi_version = MPIN_ABI_VERSION;
+	v.features = MPIN_FEAT_PIN | MPIN_FEAT_LONGTERM | MPIN_FEAT_MAX_PINNED;
+	v.page_size = PAGE_SIZE;
+	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static long mpin_ioctl_range(struct mpin_file *mf, unsigned int cmd,
+			     struct mpin_range __user *uarg)
+{
+	unsigned long start, end, done = 0;
+	struct mpin_range r;
+	int ret = 0;
+
+	if (copy_from_user(&r, uarg, sizeof(r)))
+		return -EFAULT;
+	if (r.flags || r.pad || r.reserved[0] || r.reserved[1])
+		return -EINVAL;
+	/* Pins belong to the opener's address space, not an inheritor's. */
+	if (current->mm != mf->mm)
+		return -EBADFD;
+	/*
+	 * Make sure the result can be reported before changing anything, so
+	 * that a pin is never left behind an -EFAULT.
+	 */
+	if (put_user(0, &uarg->pages))
+		return -EFAULT;
+	if (!r.len)
+		return 0;
+	if (r.addr + r.len < r.addr)
+		return -EINVAL;
+
+	start = r.addr & PAGE_MASK;
+	end = PAGE_ALIGN(r.addr + r.len);
+	if (!end)			/* rounding up wrapped around */
+		return -EINVAL;
+
+	if (cmd == MPIN_IOC_PIN) {
+		if (end > TASK_SIZE)
+			return -ENOMEM;	/* as mlock(2): nothing mapped there */
+		ret = mpin_pin_range(mf, start, end, &done);
+	} else {
+		ret = mpin_unpin_range(mf, start, min_t(unsigned long, end, TASK_SIZE), &done);
+	}
+	if (done && put_user((__u64)done, &uarg->pages))
+		return ret ? ret : -EFAULT;
+	return ret;
+}
+
+static long mpin_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case MPIN_IOC_VERSION:
+		return mpin_ioctl_version(uarg);
+	case MPIN_IOC_PIN:
+	case MPIN_IOC_UNPIN:
+		return mpin_ioctl_range(file->private_data, cmd, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations mpin_fops = {
+	.owner		= THIS_MODULE,
+	.open		= mpin_open,
+	.release	= mpin_release,
+	.unlocked_ioctl	= mpin_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= no_llseek,
+};
+
+/*
+ * Mode 0666: what a file may pin is bounded by its owner's RLIMIT_MEMLOCK,
+ * exactly as mlock(2), which every user may call.  Sites that want fewer
+ * users can narrow the mode or group with a udev rule.
+ */
+static struct miscdevice mpin_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= MPIN_DEVICE_NAME,
+	.fops	= &mpin_fops,
+	.mode	= 0666,
+};
+
+static int __init mpin_init(void)
+{
+	int ret;
+
+	ret = mpin_sysfs_init();
+	if (ret)
+		return ret;
+	ret = misc_register(&mpin_misc);
+	if (ret) {
+		mpin_sysfs_exit();
+		return ret;
+	}
+	pr_info("version %s loaded\n", MPIN_VERSION);
+	return 0;
+}
+
+static void __exit mpin_exit(void)
+{
+	misc_deregister(&mpin_misc);
+	mpin_sysfs_exit();
+}
+
+module_init(mpin_init);
+module_exit(mpin_exit);
+
+MODULE_DESCRIPTION("Pin user memory: resident, no faults, no migration");
+MODULE_AUTHOR("The mpin developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(MPIN_VERSION);
