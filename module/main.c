@@ -27,14 +27,18 @@ atomic_long_t mpin_handles = ATOMIC_LONG_INIT(0);
 static int mpin_open(struct inode *inode, struct file *file)
 {
 	struct mpin_file *mf;
+	int ret;
 
 	if (!current->mm)
 		return -ENXIO;		/* kernel threads have nothing to pin */
 	mf = kmalloc(sizeof(*mf), GFP_KERNEL_ACCOUNT);
 	if (!mf)
 		return -ENOMEM;
-	mmgrab(current->mm);
-	mpin_file_init(mf, current->mm);
+	ret = mpin_file_init(mf);
+	if (ret) {
+		kfree(mf);
+		return ret;
+	}
 	file->private_data = mf;
 	atomic_long_inc(&mpin_handles);
 	return stream_open(inode, file);
@@ -44,8 +48,7 @@ static int mpin_release(struct inode *inode, struct file *file)
 {
 	struct mpin_file *mf = file->private_data;
 
-	mpin_file_release(mf);
-	mmdrop(mf->mm);
+	mpin_file_destroy(mf);
 	kfree(mf);
 	atomic_long_dec(&mpin_handles);
 	return 0;

@@ -7,6 +7,7 @@
 
 #include <linux/atomic.h>
 #include <linux/mm_types.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
@@ -15,28 +16,55 @@
  * One open file of /dev/mpin: a registration domain bound to the address
  * space that opened it.
  *
- * Locking: @lock protects @segs and @nr_pages.  It nests inside mmap_lock
- * (mmap_read_lock, then @lock) and is never held while mmap_lock is taken,
- * because the MMU notifier runs with mmap_lock held and takes @lock.
- * pin_user_pages() and GFP_KERNEL allocations run under @lock; that is safe
- * because the notifier paths that reclaim and migration reach
- * (MMU_NOTIFY_CLEAR, MMU_NOTIFY_MIGRATE, ...) return without taking @lock:
- * only MMU_NOTIFY_UNMAP does, and that comes from munmap/mremap only.
+ * Locking, outermost first:
+ *
+ *   op_lock     serialises this file's pin and unpin ioctls.  Held across
+ *               pin_user_pages() and GFP_KERNEL allocations.  Never taken
+ *               by the MMU notifier.
+ *   mmap_lock   read side, taken by the pin ioctl after op_lock; the MMU
+ *               notifier runs with it held (munmap, mremap).
+ *   tree_lock   protects @segs and @nr_pages.  Held only for tree surgery
+ *               and for unpinning the pages it removes; never across an
+ *               allocation that may enter reclaim, because the notifier
+ *               takes it and reclaim may call notifiers.
+ *
+ * The notifier takes tree_lock only for MMU_NOTIFY_UNMAP on a blockable
+ * range; every other event returns at once, so reclaim, migration and
+ * compaction never wait for us.
  */
 struct mpin_file {
 	struct mm_struct *mm;		/* opener's mm, held by mmgrab() */
-	struct mutex lock;
+	struct mmu_notifier mn;
+	struct mutex op_lock;		/* see above */
+	struct mutex tree_lock;		/* see above */
 	struct rb_root segs;		/* struct mpin_seg by ->start */
 	unsigned long nr_pages;		/* pages pinned through this file */
 };
 
-/* pin.c: the per-file store and the pin/unpin operations. */
-void mpin_file_init(struct mpin_file *mf, struct mm_struct *mm);
+/* store.c: the per-file store of pinned pages. */
+struct mpin_seg;
+unsigned long mpin_store_unpinned(struct mpin_file *mf, unsigned long start,
+				  unsigned long end);
+unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
+				  unsigned long end);
+int mpin_store_build(struct rb_root *pending, unsigned long start,
+		     struct page **pages, unsigned long n);
+void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending);
+void mpin_store_free_all(struct rb_root *root, bool dirty);
+int mpin_store_remove(struct mpin_file *mf, unsigned long start,
+		      unsigned long end, struct mpin_seg **spare,
+		      size_t *spare_size, unsigned long *released);
+size_t mpin_store_seg_size(unsigned int nr_runs);
+
+/* pin.c: the pin and unpin operations. */
 int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		   unsigned long end, unsigned long *newly);
 int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		     unsigned long end, unsigned long *released);
-void mpin_file_release(struct mpin_file *mf);
+
+/* notifier.c: pins follow the address space. */
+int mpin_file_init(struct mpin_file *mf);
+void mpin_file_destroy(struct mpin_file *mf);
 
 /* account.c: RLIMIT_MEMLOCK charge on the mm and the machine-wide cap. */
 int mpin_charge(struct mm_struct *mm, unsigned long npages);

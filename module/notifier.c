@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pins follow the address space, as mlock does: unmapping a pinned range
+ * (munmap, or mremap moving it away) releases those pins and their
+ * charge, and the end of the address space releases them all.
+ *
+ * An mmu_notifier on the opener's mm watches for MMU_NOTIFY_UNMAP.  Every
+ * other event (reclaim's MMU_NOTIFY_CLEAR, migration, NUMA hinting and
+ * mprotect's MMU_NOTIFY_PROTECTION_*, fork's write-protect, soft-dirty)
+ * returns at once without a lock and keeps the pins.
+ *
+ * What runs where:
+ *  - invalidate_range_start(UNMAP), blockable (munmap, mremap; mmap_lock
+ *    held by the caller): takes tree_lock, removes the range from the
+ *    store and unpins its pages right there, so the charge is gone when
+ *    munmap returns and a new mapping at the same address pins new pages.
+ *    Splitting a segment needs one order-0 allocation, made with
+ *    GFP_NOWAIT and then GFP_ATOMIC: sleeping for memory here could wait
+ *    on reclaim, which calls mmu notifiers.  If both fail, the rest of
+ *    that segment is released too and a warning says so: better a page
+ *    that may move than a leak or a deadlock.
+ *  - invalidate_range_start(UNMAP), not blockable (the OOM reaper on a
+ *    dying process): nothing; release() follows shortly.
+ *  - release (exit_mmap, or mmu_notifier_unregister() at close): takes
+ *    tree_lock and releases everything.  It waits for no other task, so
+ *    an exiting or killed process always finishes exiting.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "mpin.h"
+
+static int mpin_invalidate_range_start(struct mmu_notifier *mn,
+				       const struct mmu_notifier_range *range)
+{
+	struct mpin_file *mf = container_of(mn, struct mpin_file, mn);
+	unsigned long released = 0;
+	struct mpin_seg *spare = NULL;
+	size_t need = 0;
+	int ret;
+
+	if (range->event != MMU_NOTIFY_UNMAP || !mmu_notifier_range_blockable(range))
+		return 0;
+
+	mutex_lock(&mf->tree_lock);
+	ret = mpin_store_remove(mf, range->start, range->end, &spare, &need,
+				&released);
+	if (ret == -EAGAIN) {
+		spare = kmalloc(need, GFP_NOWAIT | __GFP_NOWARN);
+		if (!spare)
+			spare = kmalloc(need, GFP_ATOMIC | __GFP_NOWARN);
+		if (spare) {
+			mpin_store_remove(mf, range->start, range->end, &spare,
+					  &need, &released);
+		} else {
+			pr_warn_ratelimited("no memory to split a pinned range on munmap: pins beyond %#lx released early\n",
+					    range->end);
+			mpin_store_remove(mf, range->start, range->end, NULL,
+					  NULL, &released);
+		}
+	}
+	mutex_unlock(&mf->tree_lock);
+	kfree(spare);
+	if (released)
+		mpin_uncharge(mf->mm, released);
+	return 0;
+}
+
+static void mpin_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct mpin_file *mf = container_of(mn, struct mpin_file, mn);
+	unsigned long npages;
+
+	mutex_lock(&mf->tree_lock);
+	mpin_store_free_all(&mf->segs, true);
+	npages = mf->nr_pages;
+	mf->nr_pages = 0;
+	mutex_unlock(&mf->tree_lock);
+	if (npages)
+		mpin_uncharge(mm, npages);
+}
+
+static const struct mmu_notifier_ops mpin_mn_ops = {
+	.release		= mpin_mm_release,
+	.invalidate_range_start	= mpin_invalidate_range_start,
+};
+
+/* Bind @mf to the caller's address space. */
+int mpin_file_init(struct mpin_file *mf)
+{
+	int ret;
+
+	mf->mm = current->mm;
+	mf->mn.ops = &mpin_mn_ops;
+	mutex_init(&mf->op_lock);
+	mutex_init(&mf->tree_lock);
+	mf->segs = RB_ROOT;
+	mf->nr_pages = 0;
+	mmgrab(mf->mm);
+	ret = mmu_notifier_register(&mf->mn, mf->mm);
+	if (ret) {
+		mmdrop(mf->mm);
+		mutex_destroy(&mf->tree_lock);
+		mutex_destroy(&mf->op_lock);
+	}
+	return ret;
+}
+
+/*
+ * The file's last reference is gone.  Unregistering calls release() if
+ * exit_mmap() has not already, and waits for callbacks in flight.
+ */
+void mpin_file_destroy(struct mpin_file *mf)
+{
+	mmu_notifier_unregister(&mf->mn, mf->mm);
+	WARN_ON_ONCE(!RB_EMPTY_ROOT(&mf->segs));
+	mmdrop(mf->mm);
+	mutex_destroy(&mf->tree_lock);
+	mutex_destroy(&mf->op_lock);
+}

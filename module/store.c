@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The store of pinned pages of one /dev/mpin file.
+ *
+ * Pinned memory is kept as segments: a segment covers a virtually
+ * contiguous, fully pinned range of user pages and describes its pages as
+ * runs of physically contiguous page frames, eight bytes a run.  A
+ * THP-backed range needs one run per 2 MiB; a range of scattered 4 KiB
+ * pages needs at most one run per page.  A segment is at most one page
+ * of memory, so the allocation that splits one is order 0 and can be made
+ * without sleeping.  Segments never overlap and live in an rbtree keyed by
+ * start address, so releasing any sub-range touches only the segments it
+ * overlaps and splits at most one of them.
+ *
+ * Every function here that walks or changes mf->segs runs under
+ * mf->tree_lock, except the ones working on a private @pending tree.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+
+#include "mpin.h"
+#include "compat.h"
+
+/* A run: (first pfn << MPIN_RUN_COUNT_BITS) | number of pages. */
+#define MPIN_RUN_COUNT_BITS	24
+#define MPIN_RUN_MAX_COUNT	((1UL << MPIN_RUN_COUNT_BITS) - 1)
+#define MPIN_RUN_MAX_PFN	(U64_MAX >> MPIN_RUN_COUNT_BITS)
+
+struct mpin_seg {
+	struct rb_node node;
+	unsigned long start;		/* user address of the first page */
+	unsigned long npages;
+	unsigned int nr_runs;
+	u64 runs[];
+};
+
+#define MPIN_SEG_MAX_RUNS \
+	((PAGE_SIZE - sizeof(struct mpin_seg)) / sizeof(u64))
+
+static inline unsigned long run_pfn(u64 run)
+{
+	return run >> MPIN_RUN_COUNT_BITS;
+}
+
+static inline unsigned long run_count(u64 run)
+{
+	return run & MPIN_RUN_MAX_COUNT;
+}
+
+static inline u64 make_run(unsigned long pfn, unsigned long count)
+{
+	return ((u64)pfn << MPIN_RUN_COUNT_BITS) | count;
+}
+
+static inline unsigned long seg_end(const struct mpin_seg *seg)
+{
+	return seg->start + (seg->npages << PAGE_SHIFT);
+}
+
+size_t mpin_store_seg_size(unsigned int nr_runs)
+{
+	return struct_size((struct mpin_seg *)NULL, runs, nr_runs);
+}
+
+static struct mpin_seg *seg_next(struct mpin_seg *seg)
+{
+	struct rb_node *n = rb_next(&seg->node);
+
+	return n ? rb_entry(n, struct mpin_seg, node) : NULL;
+}
+
+/* The first segment that ends above @addr, or NULL. */
+static struct mpin_seg *seg_first_after(struct rb_root *root, unsigned long addr)
+{
+	struct rb_node *n = root->rb_node;
+	struct mpin_seg *found = NULL;
+
+	while (n) {
+		struct mpin_seg *seg = rb_entry(n, struct mpin_seg, node);
+
+		if (seg_end(seg) <= addr) {
+			n = n->rb_right;
+		} else {
+			found = seg;
+			n = n->rb_left;
+		}
+	}
+	return found;
+}
+
+static void seg_insert(struct rb_root *root, struct mpin_seg *seg)
+{
+	struct rb_node **link = &root->rb_node, *parent = NULL;
+
+	while (*link) {
+		parent = *link;
+		if (seg->start < rb_entry(parent, struct mpin_seg, node)->start)
+			link = &parent->rb_left;
+		else
+			link = &parent->rb_right;
+	}
+	rb_link_node(&seg->node, parent, link);
+	rb_insert_color(&seg->node, root);
+}
+
+/*
+ * Copy into @dst the runs that describe pages [@off, @off + @len) of the
+ * run list @src.  @dst may be @src: runs only ever move down.
+ * Returns the number of runs written.
+ */
+static unsigned int runs_slice(u64 *dst, const u64 *src, unsigned int nr,
+			       unsigned long off, unsigned long len)
+{
+	unsigned int i, out = 0;
+	unsigned long pos = 0;
+
+	for (i = 0; i < nr && len; i++) {
+		unsigned long count = run_count(src[i]);
+		unsigned long skip, take;
+
+		if (pos + count <= off) {
+			pos += count;
+			continue;
+		}
+		skip = off > pos ? off - pos : 0;
+		take = min(count - skip, len);
+		dst[out++] = make_run(run_pfn(src[i]) + skip, take);
+		len -= take;
+		pos += count;
+	}
+	return out;
+}
+
+/* Runs needed for pages [@off, @off + @len) of @seg. */
+static unsigned int runs_count(const struct mpin_seg *seg, unsigned long off,
+			       unsigned long len)
+{
+	unsigned long pos = 0;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < seg->nr_runs && pos < off + len; i++) {
+		pos += run_count(seg->runs[i]);
+		if (pos > off)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Release pages [@off, @off + @len) of @seg.  @dirty: the pages may have
+ * been written through the pin, so mark them dirty as they go.
+ */
+static void seg_unpin(const struct mpin_seg *seg, unsigned long off,
+		      unsigned long len, bool dirty)
+{
+	unsigned long pos = 0;
+	unsigned int i;
+
+	for (i = 0; i < seg->nr_runs && len; i++) {
+		unsigned long count = run_count(seg->runs[i]);
+		unsigned long skip, take;
+
+		if (pos + count <= off) {
+			pos += count;
+			continue;
+		}
+		skip = off > pos ? off - pos : 0;
+		take = min(count - skip, len);
+		unpin_user_page_range_dirty_lock(pfn_to_page(run_pfn(seg->runs[i]) + skip),
+						 take, dirty);
+		len -= take;
+		pos += count;
+	}
+}
+
+/* Pages of [@start, @end) that @mf does not pin. */
+unsigned long mpin_store_unpinned(struct mpin_file *mf, unsigned long start,
+				  unsigned long end)
+{
+	unsigned long unpinned = (end - start) >> PAGE_SHIFT;
+	struct mpin_seg *seg;
+
+	lockdep_assert_held(&mf->tree_lock);
+	for (seg = seg_first_after(&mf->segs, start); seg && seg->start < end;
+	     seg = seg_next(seg))
+		unpinned -= (min(end, seg_end(seg)) - max(start, seg->start)) >> PAGE_SHIFT;
+	return unpinned;
+}
+
+/*
+ * Find the first unpinned range at or above *@cursor and below @end:
+ * moves *@cursor to its start and returns its end.  Returns *@cursor
+ * (an empty range) when there is none.
+ */
+unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
+				  unsigned long end)
+{
+	struct mpin_seg *seg;
+
+	lockdep_assert_held(&mf->tree_lock);
+	for (seg = seg_first_after(&mf->segs, *cursor);
+	     seg && seg->start <= *cursor && *cursor < end; seg = seg_next(seg))
+		*cursor = seg_end(seg);
+	if (*cursor >= end) {
+		*cursor = end;
+		return end;
+	}
+	return seg && seg->start < end ? seg->start : end;
+}
+
+/*
+ * Describe @n pinned pages starting at user address @start as segments
+ * queued on the private tree @pending.  On failure the pages not yet in a
+ * segment are released (untouched, so not dirtied); the caller releases
+ * @pending.
+ */
+int mpin_store_build(struct rb_root *pending, unsigned long start,
+		     struct page **pages, unsigned long n)
+{
+	unsigned long i = 0;
+
+	while (i < n) {
+		unsigned long j, pfn, prev = 0, count = 0;
+		unsigned int nr_runs = 0;
+		struct mpin_seg *seg;
+
+		/* How many pages fit in one segment's runs? */
+		for (j = i; j < n; j++) {
+			pfn = page_to_pfn(pages[j]);
+			if (unlikely(pfn > MPIN_RUN_MAX_PFN))
+				goto fail;
+			if (!count || pfn != prev + 1 || count == MPIN_RUN_MAX_COUNT) {
+				if (nr_runs == MPIN_SEG_MAX_RUNS)
+					break;
+				nr_runs++;
+				count = 0;
+			}
+			prev = pfn;
+			count++;
+		}
+
+		seg = kmalloc(mpin_store_seg_size(nr_runs), GFP_KERNEL_ACCOUNT);
+		if (!seg)
+			goto fail;
+		seg->start = start + (i << PAGE_SHIFT);
+		seg->npages = j - i;
+		seg->nr_runs = 0;
+		for (count = 0; i < j; i++) {
+			pfn = page_to_pfn(pages[i]);
+			if (count && pfn == prev + 1 && count < MPIN_RUN_MAX_COUNT) {
+				count++;
+			} else {
+				if (count)
+					seg->runs[seg->nr_runs++] =
+						make_run(prev + 1 - count, count);
+				count = 1;
+			}
+			prev = pfn;
+		}
+		seg->runs[seg->nr_runs++] = make_run(prev + 1 - count, count);
+		seg_insert(pending, seg);
+	}
+	return 0;
+
+fail:
+	unpin_user_pages(pages + i, n - i);
+	return -ENOMEM;
+}
+
+/* Move the segments of @pending, which overlap nothing, into @mf. */
+void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending)
+{
+	struct mpin_seg *seg, *next;
+
+	lockdep_assert_held(&mf->tree_lock);
+	/* Postorder walks are safe against relinking the node just visited. */
+	rbtree_postorder_for_each_entry_safe(seg, next, pending, node)
+		seg_insert(&mf->segs, seg);
+	*pending = RB_ROOT;
+}
+
+/* Release and free every segment of @root, which nobody else can see. */
+void mpin_store_free_all(struct rb_root *root, bool dirty)
+{
+	struct mpin_seg *seg, *next;
+
+	rbtree_postorder_for_each_entry_safe(seg, next, root, node) {
+		seg_unpin(seg, 0, seg->npages, dirty);
+		kfree(seg);
+		cond_resched();
+	}
+	*root = RB_ROOT;
+}
+
+/*
+ * Release @mf's pins on the pages of [@start, @end); pages not pinned are
+ * ignored, and *@released counts the ones released.
+ *
+ * Releasing the middle of a segment splits it, and the tail half needs a
+ * new segment: the caller passes it in *@spare, of *@need bytes.  When
+ * none is given, or it is too small, nothing changes, *@need is set to
+ * the size required and -EAGAIN returned.  *@spare is set to NULL when it
+ * is used.  With @need NULL the caller cannot allocate: the tail half is
+ * released too.
+ */
+int mpin_store_remove(struct mpin_file *mf, unsigned long start,
+		      unsigned long end, struct mpin_seg **spare,
+		      size_t *need, unsigned long *released)
+{
+	struct mpin_seg *seg, *next, *tail = NULL;
+
+	lockdep_assert_held(&mf->tree_lock);
+	seg = seg_first_after(&mf->segs, start);
+	if (!seg || seg->start >= end)
+		return 0;
+
+	if (seg->start < start && seg_end(seg) > end) {
+		unsigned long stop = (end - seg->start) >> PAGE_SHIFT;
+		size_t size = mpin_store_seg_size(runs_count(seg, stop,
+							     seg->npages - stop));
+
+		if (need && (!*spare || *need < size)) {
+			*need = size;
+			return -EAGAIN;
+		}
+		if (need) {
+			tail = *spare;
+			*spare = NULL;
+		} else {
+			end = seg_end(seg);
+		}
+	}
+
+	for (; seg && seg->start < end; seg = next) {
+		unsigned long off = (max(start, seg->start) - seg->start) >> PAGE_SHIFT;
+		unsigned long stop = (min(end, seg_end(seg)) - seg->start) >> PAGE_SHIFT;
+
+		next = seg_next(seg);
+		if (tail) {
+			tail->start = seg->start + (stop << PAGE_SHIFT);
+			tail->npages = seg->npages - stop;
+			tail->nr_runs = runs_slice(tail->runs, seg->runs,
+						   seg->nr_runs, stop,
+						   tail->npages);
+		}
+		seg_unpin(seg, off, stop - off, true);
+		*released += stop - off;
+		mf->nr_pages -= stop - off;
+
+		if (off) {
+			/* Keep the head [0, off). */
+			seg->nr_runs = runs_slice(seg->runs, seg->runs,
+						  seg->nr_runs, 0, off);
+			seg->npages = off;
+		} else if (stop < seg->npages) {
+			/* Keep the tail; the key moves up but stays in order. */
+			seg->nr_runs = runs_slice(seg->runs, seg->runs,
+						  seg->nr_runs, stop,
+						  seg->npages - stop);
+			seg->start += stop << PAGE_SHIFT;
+			seg->npages -= stop;
+		} else {
+			rb_erase(&seg->node, &mf->segs);
+			kfree(seg);
+		}
+		if (tail) {
+			seg_insert(&mf->segs, tail);
+			break;
+		}
+		cond_resched();
+	}
+	return 0;
+}
