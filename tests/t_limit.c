@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+/*
+ * t_limit: accounting (SPEC 7).
+ *
+ *  - unprivileged, RLIMIT_MEMLOCK = 16 pages: exactly 16 pages pin, one more
+ *    is ENOMEM and pins/charges nothing; VmPin shows the charge; unpin
+ *    brings VmPin back to 0;
+ *  - unprivileged, RLIMIT_MEMLOCK = 0: EPERM;
+ *  - one budget with mlock: VmLck + VmPin <= RLIMIT_MEMLOCK;
+ *  - root (CAP_IPC_LOCK) pins beyond a tiny RLIMIT_MEMLOCK, charge recorded;
+ *  - the machine-wide max_pinned_pages cap binds root too; bad writes to it
+ *    are refused and change nothing; it is restored to its previous value
+ *    at exit even on failure; peak_pinned_pages follows.
+ * Runs as root; the unprivileged parts run in children (tap_child).
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include "tap.h"
+#include "mpin.h"
+
+#define LIMIT_PAGES 16
+
+static size_t psz;
+static long page_kb;
+
+static char *map_pages(size_t n)
+{
+	char *p = mmap(NULL, n * psz, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		tap_bail("mmap %zu pages: %s", n, strerror(errno));
+	return p;
+}
+
+static void check_vmpin(long want_pages, const char *what)
+{
+	long kb = vmpin_kb();
+
+	if (!tap_ok(kb == want_pages * page_kb, "%s: VmPin == %ld kB",
+		    what, want_pages * page_kb))
+		tap_diag("  VmPin is %ld kB", kb);
+}
+
+static void check_pinned(long long want, const char *what)
+{
+	long long v = mpin_sysfs("pinned_pages");
+
+	if (!tap_ok(v == want, "%s: pinned_pages == %lld", what, want))
+		tap_diag("  pinned_pages is %lld", v);
+}
+
+/* ---- unprivileged, RLIMIT_MEMLOCK = 16 pages ---- */
+static void child_limit16(void *arg)
+{
+	long long base = *(long long *)arg;
+	char *buf = map_pages(2 * LIMIT_PAGES);
+
+	drop_privileges(LIMIT_PAGES * psz);
+	tap_diag("unprivileged (uid %d), RLIMIT_MEMLOCK = %d pages", (int)getuid(),
+		 LIMIT_PAGES);
+
+	check_vmpin(0, "start");
+	tap_zero(mpin(buf, LIMIT_PAGES * psz), "pin exactly the limit (16 pages) -> 0");
+	check_vmpin(LIMIT_PAGES, "at the limit");
+	tap_ok(LIMIT_PAGES * page_kb != 64 || vmpin_kb() == 64,
+	       "VmPin == 64 kB (with 4 kB pages)");
+	check_pinned(base + LIMIT_PAGES, "at the limit");
+
+	tap_errno(mpin(buf + LIMIT_PAGES * psz, psz), ENOMEM,
+		  "one page more (a new page) -> ENOMEM");
+	check_vmpin(LIMIT_PAGES, "after the refused page");
+	check_pinned(base + LIMIT_PAGES, "after the refused page");
+
+	tap_errno(mpin(buf, (LIMIT_PAGES + 1) * psz), ENOMEM,
+		  "16 pinned + 1 new in one range -> ENOMEM");
+	check_vmpin(LIMIT_PAGES, "after the refused range");
+	check_pinned(base + LIMIT_PAGES, "after the refused range");
+
+	tap_errno(mpin(buf + 8 * psz, LIMIT_PAGES * psz), ENOMEM,
+		  "8 pinned + 8 new -> ENOMEM, all or nothing");
+	check_vmpin(LIMIT_PAGES, "after the refused overlapping range");
+	check_pinned(base + LIMIT_PAGES, "after the refused overlapping range");
+
+	tap_zero(mpin(buf, LIMIT_PAGES * psz),
+		 "re-pinning the 16 pinned pages at the limit -> 0 (not nesting)");
+	check_vmpin(LIMIT_PAGES, "after re-pin");
+
+	tap_zero(munpin(buf, 4 * psz), "unpin 4 pages -> 0");
+	check_vmpin(LIMIT_PAGES - 4, "after partial unpin");
+	tap_zero(mpin(buf + LIMIT_PAGES * psz, 4 * psz),
+		 "the freed budget pins 4 other pages -> 0");
+	check_vmpin(LIMIT_PAGES, "budget reused");
+	tap_errno(mpin(buf, psz), ENOMEM, "and then a 17th page -> ENOMEM");
+
+	tap_zero(munpin(buf, 2 * LIMIT_PAGES * psz), "unpin everything -> 0");
+	check_vmpin(0, "after unpin");
+	check_pinned(base, "after unpin");
+	munmap(buf, 2 * LIMIT_PAGES * psz);
+}
+
+/* ---- unprivileged, RLIMIT_MEMLOCK = 0 ---- */
+static void child_limit0(void *arg)
+{
+	long long base = *(long long *)arg;
+	char *buf = map_pages(4);
+	struct mpin_context *ctx;
+
+	drop_privileges(0);
+	tap_errno(mpin(buf, psz), EPERM, "RLIMIT_MEMLOCK 0, no CAP_IPC_LOCK: mpin -> EPERM");
+	tap_errno(mpin(buf, 4 * psz), EPERM, "RLIMIT_MEMLOCK 0: 4 pages -> EPERM");
+	ctx = mpin_context_open();
+	if (!ctx)
+		tap_diag("mpin_context_open: %s", strerror(errno));
+	tap_errno(ctx ? mpin_context_pin(ctx, buf, psz) : (errno = 0, -2), EPERM,
+		  "RLIMIT_MEMLOCK 0: explicit context -> EPERM");
+	if (ctx)
+		mpin_context_close(ctx);
+	tap_zero(mpin(buf, 0), "RLIMIT_MEMLOCK 0: len 0 -> 0");
+	check_vmpin(0, "RLIMIT_MEMLOCK 0");
+	check_pinned(base, "RLIMIT_MEMLOCK 0");
+}
+
+/* ---- unprivileged: one budget for mlock and mpin ---- */
+static void child_mlock(void *arg)
+{
+	long long base = *(long long *)arg;
+	char *lk = map_pages(LIMIT_PAGES);
+	char *buf = map_pages(LIMIT_PAGES);
+	long vmlck;
+
+	drop_privileges(LIMIT_PAGES * psz);
+	tap_zero(mlock(lk, 8 * psz), "mlock 8 pages of 16 -> 0");
+	vmlck = status_kb("VmLck");
+	if (!tap_ok(vmlck == 8 * page_kb, "VmLck == %ld kB", 8 * page_kb))
+		tap_diag("  VmLck is %ld kB", vmlck);
+	tap_errno(mpin(buf, 9 * psz), ENOMEM,
+		  "8 mlocked + mpin 9 -> ENOMEM (VmLck + VmPin <= limit)");
+	check_vmpin(0, "after the refused pin");
+	check_pinned(base, "after the refused pin");
+	tap_zero(mpin(buf, 8 * psz), "8 mlocked + mpin 8 -> 0");
+	check_vmpin(8, "mlock + mpin at the limit");
+	tap_errno(mpin(buf + 8 * psz, psz), ENOMEM, "then one more page -> ENOMEM");
+	tap_zero(munlock(lk, 8 * psz), "munlock -> 0");
+	tap_zero(mpin(buf + 8 * psz, 8 * psz),
+		 "after munlock the whole budget pins: 8 more -> 0");
+	check_vmpin(16, "all budget pinned");
+	tap_zero(munpin(buf, LIMIT_PAGES * psz), "munpin -> 0");
+	check_vmpin(0, "after munpin");
+	check_pinned(base, "after munpin");
+}
+
+/* ---- max_pinned_pages restore, even on failure ---- */
+static pid_t owner;
+static char saved_max[64];
+static int max_changed;
+
+static void restore_max(void)
+{
+	if (getpid() != owner || !max_changed)
+		return;
+	if (mpin_sysfs_write("max_pinned_pages", saved_max) == 0)
+		max_changed = 0;
+	else
+		fprintf(stderr, "t_limit: could not restore max_pinned_pages to %s: %s\n",
+			saved_max, strerror(errno));
+}
+
+static void on_signal(int sig)
+{
+	restore_max();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int set_max(long long v)
+{
+	char s[64];
+
+	snprintf(s, sizeof(s), "%lld\n", v);
+	max_changed = 1;
+	return mpin_sysfs_write("max_pinned_pages", s);
+}
+
+int main(void)
+{
+	long long base, prev_max, peak, v;
+	struct rlimit rl, tiny;
+	char *buf;
+	int e, r;
+
+	psz = mpin_psz();
+	page_kb = (long)(psz / 1024);
+	owner = getpid();
+	if (getuid() != 0)
+		tap_bail("t_limit must run as root");
+	if (access("/dev/mpin", F_OK) || mpin_sysfs("pinned_pages") < 0)
+		tap_bail("mpin module not loaded (/dev/mpin, /sys/kernel/mpin)");
+
+	base = mpin_sysfs("pinned_pages");
+	tap_diag("baseline pinned_pages %lld, page size %zu", base, psz);
+
+	tap_child("RLIMIT_MEMLOCK 16 pages", child_limit16, &base);
+	tap_child("RLIMIT_MEMLOCK 0", child_limit0, &base);
+	tap_child("mlock + mpin budget", child_mlock, &base);
+
+	/* ---- root with a tiny RLIMIT_MEMLOCK ---- */
+	getrlimit(RLIMIT_MEMLOCK, &rl);
+	tiny.rlim_cur = tiny.rlim_max = psz;
+	if (setrlimit(RLIMIT_MEMLOCK, &tiny))
+		tap_bail("setrlimit: %s", strerror(errno));
+	buf = map_pages(64);
+	tap_zero(mpin(buf, 64 * psz),
+		 "root (CAP_IPC_LOCK), RLIMIT_MEMLOCK 1 page: pin 64 pages -> 0");
+	check_vmpin(64, "root beyond its RLIMIT: charge still recorded");
+	check_pinned(base + 64, "root beyond its RLIMIT");
+	peak = mpin_sysfs("peak_pinned_pages");
+	if (!tap_ok(peak >= base + 64, "peak_pinned_pages >= %lld", base + 64))
+		tap_diag("  peak_pinned_pages is %lld", peak);
+	tap_zero(munpin(buf, 64 * psz), "root: munpin -> 0");
+	check_vmpin(0, "root after munpin");
+	check_pinned(base, "root after munpin");
+	v = mpin_sysfs("peak_pinned_pages");
+	tap_ok(v >= peak, "peak_pinned_pages does not drop on unpin (%lld)", v);
+	if (setrlimit(RLIMIT_MEMLOCK, &rl))
+		tap_bail("restoring RLIMIT_MEMLOCK: %s", strerror(errno));
+
+	/* ---- machine-wide cap ---- */
+	prev_max = mpin_sysfs("max_pinned_pages");
+	tap_ok(prev_max >= 0, "max_pinned_pages readable (%lld)", prev_max);
+	if (prev_max != 0)
+		tap_diag("max_pinned_pages was %lld, not 0", prev_max);
+	snprintf(saved_max, sizeof(saved_max), "%lld\n", prev_max < 0 ? 0 : prev_max);
+	atexit(restore_max);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGSEGV, on_signal);
+	signal(SIGABRT, on_signal);
+
+	errno = 0;
+	r = mpin_sysfs_write("max_pinned_pages", "abc");
+	e = errno;
+	if (!tap_ok(r == -1 && e == EINVAL, "write \"abc\" to max_pinned_pages -> EINVAL"))
+		tap_diag("  got %d errno %d (%s)", r, e, strerror(e));
+	tap_ok(mpin_sysfs("max_pinned_pages") == prev_max, "\"abc\" changed nothing");
+	errno = 0;
+	r = mpin_sysfs_write("max_pinned_pages", "-1");
+	e = errno;
+	if (!tap_ok(r == -1 && e == EINVAL, "write \"-1\" to max_pinned_pages -> EINVAL"))
+		tap_diag("  got %d errno %d (%s)", r, e, strerror(e));
+	tap_ok(mpin_sysfs("max_pinned_pages") == prev_max, "\"-1\" changed nothing");
+	if (mpin_sysfs("max_pinned_pages") != prev_max)
+		max_changed = 1;
+
+	base = mpin_sysfs("pinned_pages");
+	tap_zero(set_max(base + 8), "max_pinned_pages = pinned_pages + 8 (%lld)", base + 8);
+	v = mpin_sysfs("max_pinned_pages");
+	if (!tap_ok(v == base + 8, "max_pinned_pages reads back %lld", base + 8))
+		tap_diag("  reads %lld", v);
+	tap_zero(mpin(buf, 8 * psz), "root: pin 8 pages up to the cap -> 0");
+	check_pinned(base + 8, "at the cap");
+	tap_errno(mpin(buf + 8 * psz, psz), ENOMEM, "root: one page over the cap -> ENOMEM");
+	tap_errno(mpin(buf, 9 * psz), ENOMEM, "root: 8 pinned + 1 new over the cap -> ENOMEM");
+	check_pinned(base + 8, "after the refused pins");
+	check_vmpin(8, "after the refused pins");
+	peak = mpin_sysfs("peak_pinned_pages");
+	if (!tap_ok(peak >= base + 8, "peak_pinned_pages >= %lld", base + 8))
+		tap_diag("  peak_pinned_pages is %lld", peak);
+	tap_zero(munpin(buf, 8 * psz), "munpin -> 0");
+	tap_zero(mpin(buf + 8 * psz, 8 * psz), "the cap frees with unpin: 8 other pages -> 0");
+	tap_zero(munpin(buf + 8 * psz, 8 * psz), "munpin -> 0");
+	check_vmpin(0, "after the cap test");
+	check_pinned(base, "after the cap test");
+
+	tap_zero(set_max(0), "max_pinned_pages = 0 (no cap)");
+	tap_zero(mpin(buf, 16 * psz), "no cap: root pins 16 pages -> 0");
+	tap_zero(munpin(buf, 16 * psz), "munpin -> 0");
+
+	restore_max();
+	v = mpin_sysfs("max_pinned_pages");
+	if (!tap_ok(!max_changed && v == (prev_max < 0 ? 0 : prev_max),
+		    "max_pinned_pages restored to %lld", prev_max))
+		tap_diag("  reads %lld", v);
+	check_vmpin(0, "end");
+	munmap(buf, 64 * psz);
+	return tap_done();
+}

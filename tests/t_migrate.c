@@ -1,0 +1,921 @@
+// SPDX-License-Identifier: MIT
+/*
+ * t_migrate: mpin against mlock when the kernel wants to move memory
+ * (SPEC 1): ZONE_MOVABLE, compaction of fragmented memory, move_pages(2)
+ * to the other NUMA node, MADV_PAGEOUT.  The numbers the README quotes
+ * are printed as "# measured: <name> <value>".
+ *
+ *  - ZONE_MOVABLE (boot with movablecore=): a buffer faulted into the
+ *    Movable zone is migrated out of it once, when it is pinned
+ *    (FOLL_LONGTERM); afterwards its PFNs stay through compaction and
+ *    move_pages.
+ *  - compaction: an mlocked and a pinned buffer are laid out in the same
+ *    half-empty pageblocks low in a zone, with holes above them (see
+ *    compaction()); vm.compact_memory runs three times while a thread
+ *    touches each buffer.  No pinned PFN may change and the pinned buffer
+ *    takes no fault; a control checks that the mlocked pages did move.
+ *  - move_pages(2) (two NUMA nodes): 256 mlocked and 256 pinned pages to
+ *    the other node: >= 90% of the mlocked ones move, no pinned one does,
+ *    no pinned PFN changes; touching afterwards takes no fault.
+ *  - faults are sampled with their addresses (perf software event
+ *    "page-faults", PERF_SAMPLE_ADDR), so that only faults on the buffer
+ *    count, not on code or stack that compaction may move too; without
+ *    perf, getrusage(RUSAGE_THREAD) counts.  mlock's faults are reported.
+ *  - MADV_PAGEOUT (zram swap): pinned pages stay resident, mapped, with
+ *    the same PFN; mlocked (EINVAL), plain (paged out: the control) and
+ *    pinned MAP_SHARED memory are reported.
+ *  Two results are TAP TODOs, kernel behaviour the module cannot change:
+ *  a thread touching pinned anonymous memory while move_pages(2) tries to
+ *  migrate it takes minor faults (try_to_migrate_one() clears each PTE,
+ *  sees the pin, puts the PTE back; up to 10 tries per page), and
+ *  MADV_PAGEOUT/reclaim unmaps pinned shmem pages (they stay resident at
+ *  the same PFN; the next touch faults them back in).
+ * NUMA balancing is switched off while the test runs (and restored), so
+ * that every move is the named mechanism's.  Runs as root, < 10 s in TCG.
+ */
+#include "tap.h"
+#include "raw.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#include <linux/perf_event.h>
+
+#define P(n) ((size_t)(n) * (size_t)psz)
+
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_MOVE (1 << 1)
+#endif
+
+#define NMOVABLE	1024	/* ZONE_MOVABLE buffer */
+#define NFRAG		32768	/* 128 MiB fragmenting buffer */
+#define NCOMPACT	2048	/* mlocked and pinned buffers for compaction */
+#define NMOVE		256	/* mlocked and pinned buffers for move_pages */
+#define NSHM		64	/* pinned MAP_SHARED buffer for MADV_PAGEOUT */
+
+static long long f0;
+static int ncpu, swapdev = -1;
+static char numa_bal[16];	/* kernel.numa_balancing to restore */
+
+static struct tap_zone zones[64];
+static int nzones;
+
+static int in_movable(unsigned long long pfn)
+{
+	int i;
+
+	for (i = 0; i < nzones; i++)
+		if (!strcmp(zones[i].name, "Movable") && zones[i].present &&
+		    pfn >= zones[i].start_pfn &&
+		    pfn < zones[i].start_pfn + zones[i].spanned)
+			return 1;
+	return 0;
+}
+
+static void measured(const char *name, long long v)
+{
+	tap_diag("measured: %s %lld", name, v);
+}
+
+/*
+ * A TAP "TODO" result: a known limitation of the kernel that the test
+ * documents; printed as ok/not ok but never counted as a failure.
+ */
+__attribute__((format(printf, 3, 4)))
+static int tap_todo(int cond, const char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", cond ? "" : "not ", ++tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(" # TODO %s\n", why);
+	fflush(stdout);
+	return cond;
+}
+
+/* n fresh anonymous private pages without THP, every byte @fill. */
+static char *anon(size_t n, int fill)
+{
+	char *p = xmmap(NULL, P(n), PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	madvise(p, P(n), MADV_NOHUGEPAGE);
+	memset(p, fill, P(n));
+	return p;
+}
+
+static unsigned long long *pfns(const char *p, size_t n)
+{
+	unsigned long long *a = calloc(n, sizeof(*a));
+
+	if (!a)
+		tap_bail("calloc");
+	pfns_of(p, n, a);
+	return a;
+}
+
+static size_t changed(const unsigned long long *a, const unsigned long long *b,
+		      size_t n)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		c += !b[i] || a[i] != b[i];
+	return c;
+}
+
+static size_t resident(const char *p, size_t n)
+{
+	unsigned char *v = malloc(n);
+	size_t i, r = 0;
+
+	if (v && !mincore((void *)p, P(n), v))
+		for (i = 0; i < n; i++)
+			r += v[i] & 1;
+	free(v);
+	return r;
+}
+
+static int filled(const char *p, size_t n, int c)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[P(i)] != (char)c || p[P(i) + psz - 1] != (char)c)
+			return 0;
+	return 1;
+}
+
+static void write_file(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(val, f) < 0 || fclose(f))
+		tap_diag("writing %s to %s: %s", val, path, strerror(errno));
+}
+
+/* ---- faults ---- */
+
+static volatile unsigned long sink;
+
+/* Read then write one byte of every page (the byte after the fill). */
+__attribute__((noinline))
+static void touch(char *p, size_t n)
+{
+	volatile char *v = p;
+	unsigned long s = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		s += v[P(i) + 64];
+		v[P(i) + 64] = v[P(i) + 65];
+	}
+	sink += s;
+}
+
+/*
+ * Page faults of the calling thread, each with its address, through a
+ * software perf event sampling every fault (PERF_SAMPLE_ADDR): a fault on
+ * the test's code or stack (which compaction may migrate like any page)
+ * is told apart from a fault on the buffer measured.  Without perf, the
+ * getrusage() count of the thread stands in for the buffer's faults.
+ */
+#define FM_PAGES 64	/* ring buffer data pages: 16k samples */
+
+struct fmeter {
+	int fd;
+	void *ring;
+	long ru0;
+	long in, other, lost, rusage;	/* results */
+};
+
+static int perf_ok = -1;	/* unknown, 0, 1 */
+
+static void fm_start(struct fmeter *m)
+{
+	struct perf_event_attr at;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	memset(&at, 0, sizeof(at));
+	at.type = PERF_TYPE_SOFTWARE;
+	at.size = sizeof(at);
+	at.config = PERF_COUNT_SW_PAGE_FAULTS;
+	at.sample_period = 1;
+	at.sample_type = PERF_SAMPLE_ADDR;
+	at.disabled = 1;
+	at.exclude_hv = 1;
+	m->fd = (int)syscall(SYS_perf_event_open, &at, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (m->fd >= 0) {
+		m->ring = mmap(NULL, P(FM_PAGES + 1), PROT_READ | PROT_WRITE, MAP_SHARED,
+			       m->fd, 0);
+		if (m->ring == MAP_FAILED) {
+			close(m->fd);
+			m->fd = -1;
+		}
+	}
+	if (perf_ok < 0) {
+		perf_ok = m->fd >= 0;
+		if (!perf_ok)
+			tap_diag("perf_event_open(page faults) unavailable (%s): counting all faults of the thread",
+				 strerror(errno));
+	}
+	m->ru0 = faults_self();
+	if (m->fd >= 0)
+		ioctl(m->fd, PERF_EVENT_IOC_ENABLE, 0);
+}
+
+/* Stop counting; attribute the faults to [@lo, @lo + @len) or elsewhere. */
+static void fm_stop(struct fmeter *m, const char *lo, size_t len)
+{
+	struct perf_event_mmap_page *mp;
+	unsigned long long head, tail, total = 0;
+	const unsigned char *data;
+	size_t size = P(FM_PAGES);
+
+	if (m->fd >= 0)
+		ioctl(m->fd, PERF_EVENT_IOC_DISABLE, 0);
+	m->rusage = faults_self() - m->ru0;
+	if (m->fd < 0) {
+		m->in = m->rusage;
+		return;
+	}
+	mp = m->ring;
+	data = (const unsigned char *)m->ring + psz;
+	head = __atomic_load_n(&mp->data_head, __ATOMIC_ACQUIRE);
+	for (tail = mp->data_tail; tail < head;) {
+		struct perf_event_header h;
+		unsigned char rec[64];
+		size_t i;
+
+		for (i = 0; i < sizeof(h); i++)
+			((unsigned char *)&h)[i] = data[(tail + i) % size];
+		if (h.size < sizeof(h) || h.size > sizeof(rec))
+			break;
+		for (i = 0; i < h.size; i++)
+			rec[i] = data[(tail + i) % size];
+		if (h.type == PERF_RECORD_SAMPLE && h.size >= sizeof(h) + 8) {
+			unsigned long long addr;
+
+			memcpy(&addr, rec + sizeof(h), 8);
+			if (addr >= (uintptr_t)lo && addr < (uintptr_t)lo + len)
+				m->in++;
+			else
+				m->other++;
+		}
+		tail += h.size;
+	}
+	if (read(m->fd, &total, sizeof(total)) == sizeof(total) &&
+	    total > (unsigned long long)(m->in + m->other))
+		m->lost = (long)(total - m->in - m->other);
+	munmap(m->ring, P(FM_PAGES + 1));
+	close(m->fd);
+}
+
+/*
+ * Faults one touch() pass over @p takes on the buffer itself (samples
+ * lost by perf counted as the buffer's); other faults go to last_other.
+ */
+static long last_other;
+
+__attribute__((noinline))
+static long faults_pass(char *p, size_t n)
+{
+	struct fmeter m;
+
+	touch(p, 0);		/* warm the code, not the buffer */
+	faults_self();
+	fm_start(&m);
+	touch(p, n);
+	fm_stop(&m, p, P(n));
+	last_other = m.other;
+	return m.in + m.lost;
+}
+
+/* A thread on another CPU touching @p while the main thread works. */
+struct toucher {
+	pthread_t th;
+	char *p;
+	size_t n;
+	int running, stop;
+	long faults, other, passes;
+};
+
+static void *toucher_fn(void *arg)
+{
+	struct toucher *t = arg;
+	struct fmeter m;
+
+	touch(t->p, t->n);		/* warm code and stack */
+	fm_start(&m);
+	__atomic_store_n(&t->running, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
+		touch(t->p, t->n);
+		t->passes++;
+	}
+	fm_stop(&m, t->p, P(t->n));
+	t->faults = m.in + m.lost;
+	t->other = m.other;
+	return NULL;
+}
+
+static void toucher_start(struct toucher *t, char *p, size_t n)
+{
+	pthread_attr_t at;
+	cpu_set_t cs;
+
+	memset(t, 0, sizeof(*t));
+	t->p = p;
+	t->n = n;
+	pthread_attr_init(&at);
+	if (ncpu > 1) {
+		CPU_ZERO(&cs);
+		CPU_SET(1, &cs);
+		pthread_attr_setaffinity_np(&at, sizeof(cs), &cs);
+	}
+	if (pthread_create(&t->th, &at, toucher_fn, t))
+		tap_bail("pthread_create");
+	pthread_attr_destroy(&at);
+	while (!__atomic_load_n(&t->running, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
+static void toucher_stop(struct toucher *t)
+{
+	__atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t->th, NULL);
+}
+
+/* ---- move_pages ---- */
+
+static long move_pages_to(char *p, size_t n, int node, int *status)
+{
+	void **pages = malloc(n * sizeof(*pages));
+	int *nodes = malloc(n * sizeof(*nodes));
+	size_t i;
+	long r;
+
+	if (!pages || !nodes)
+		tap_bail("malloc");
+	for (i = 0; i < n; i++) {
+		pages[i] = p + P(i);
+		nodes[i] = node;
+		status[i] = -12345;
+	}
+	r = syscall(SYS_move_pages, 0, n, pages, node < 0 ? NULL : nodes,
+		    status, MPOL_MF_MOVE);
+	if (r < 0)
+		r = -errno;
+	free(pages);
+	free(nodes);
+	return r;
+}
+
+/* Pages of @p now on @node (move_pages query). */
+static size_t on_node(char *p, size_t n, int node)
+{
+	int *st = malloc(n * sizeof(*st));
+	size_t i, c = 0;
+
+	if (!st)
+		tap_bail("malloc");
+	if (move_pages_to(p, n, -1, st) == 0)
+		for (i = 0; i < n; i++)
+			c += st[i] == node;
+	free(st);
+	return c;
+}
+
+static void cleanup(void)
+{
+	if (numa_bal[0])
+		write_file("/proc/sys/kernel/numa_balancing", numa_bal);
+	zram_swap_off(swapdev);
+	swapdev = -1;
+}
+
+/* ---- ZONE_MOVABLE ---- */
+
+static char *zone_movable(unsigned long long **pinned_pfns)
+{
+	char *d = NULL;
+	unsigned long long *before, *after;
+	size_t i, was_mov = 0, moved_mov = 0, kept_other = 0, in_mov_after = 0;
+	long f;
+
+	*pinned_pfns = NULL;
+	if (!zone_present("Movable")) {
+		tap_skip("no populated ZONE_MOVABLE (boot with movablecore=)",
+			 "ZONE_MOVABLE: pinning migrates pages out of it");
+		return NULL;
+	}
+	d = anon(NMOVABLE, 'D');
+	before = pfns(d, NMOVABLE);
+	for (i = 0; i < NMOVABLE; i++)
+		was_mov += in_movable(before[i]);
+	measured("movable_zone_pages_before_pin", was_mov);
+	if (!was_mov) {
+		tap_skip("no page of a fresh buffer landed in ZONE_MOVABLE",
+			 "ZONE_MOVABLE: pinning migrates pages out of it");
+		munmap(d, P(NMOVABLE));
+		free(before);
+		return NULL;
+	}
+	pin_ok(d, P(NMOVABLE), NMOVABLE, "ZONE_MOVABLE: pin %d pages, %zu of them in ZONE_MOVABLE",
+	       NMOVABLE, was_mov);
+	after = pfns(d, NMOVABLE);
+	f = faults_pass(d, NMOVABLE);
+	for (i = 0; i < NMOVABLE; i++) {
+		in_mov_after += in_movable(after[i]);
+		if (in_movable(before[i]))
+			moved_mov += after[i] && after[i] != before[i];
+		else
+			kept_other += after[i] == before[i];
+	}
+	measured("movable_zone_pages_migrated_at_pin", moved_mov);
+	tap_ok(moved_mov == was_mov, "ZONE_MOVABLE: all %zu pages of ZONE_MOVABLE got a new PFN at pin time",
+	       was_mov);
+	if (!tap_ok(in_mov_after == 0, "ZONE_MOVABLE: no pinned page is in ZONE_MOVABLE"))
+		tap_diag("  %zu are", in_mov_after);
+	tap_ok(kept_other == NMOVABLE - was_mov,
+	       "ZONE_MOVABLE: the %zu pages outside it kept their PFN", NMOVABLE - was_mov);
+	tap_ok(filled(d, NMOVABLE, 'D'), "ZONE_MOVABLE: content survived the migration");
+	if (!tap_ok(f == 0, "ZONE_MOVABLE: touching the pinned buffer after the pin: 0 faults"))
+		tap_diag("  %ld faults", f);
+	free(before);
+	*pinned_pfns = after;
+	return d;
+}
+
+/* ---- compaction ---- */
+
+struct cbufs {
+	char *b, *c;			/* mlocked, pinned */
+	unsigned long long *b0, *c0;	/* their PFNs before compaction */
+};
+
+/*
+ * A node whose memory has no populated ZONE_MOVABLE, so that a pinned
+ * buffer stays where it was faulted (no migration at pin time); -1 if none.
+ */
+static int node_without_movable(void)
+{
+	int i, node, has_mem;
+	char path[64];
+
+	for (node = 0; node < 64; node++) {
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", node);
+		if (access(path, F_OK))
+			continue;
+		has_mem = 0;
+		for (i = 0; i < nzones; i++) {
+			if (zones[i].node != node || !zones[i].present)
+				continue;
+			if (!strcmp(zones[i].name, "Movable"))
+				break;
+			has_mem = 1;
+		}
+		if (i == nzones && has_mem)
+			return node;
+	}
+	return -1;
+}
+
+static int bind_to_node(int node)
+{
+	unsigned long mask = node >= 0 ? 1UL << node : 0;
+
+	/* MPOL_BIND = 2, MPOL_DEFAULT = 0 */
+	return (int)syscall(SYS_set_mempolicy, node >= 0 ? 2 : 0,
+			    node >= 0 ? &mask : NULL, node >= 0 ? 64UL : 0UL);
+}
+
+static const unsigned long long *sort_pfns;
+
+static int by_pfn(const void *a, const void *b)
+{
+	unsigned long long x = sort_pfns[*(const size_t *)a];
+	unsigned long long y = sort_pfns[*(const size_t *)b];
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_ull(const void *a, const void *b)
+{
+	unsigned long long x = *(const unsigned long long *)a;
+	unsigned long long y = *(const unsigned long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Pages of @p (@n) whose PFN is in the sorted array @set (@ns). */
+static size_t in_set(const char *p, size_t n, const unsigned long long *set,
+		     size_t ns)
+{
+	unsigned long long *x = pfns(p, n);
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		c += x[i] && bsearch(&x[i], set, ns, sizeof(*set), cmp_ull) != NULL;
+	free(x);
+	return c;
+}
+
+/*
+ * Compaction (vm.compact_memory) migrates the movable pages its migrate
+ * scanner finds from the bottom of a zone into free pages its free scanner
+ * finds from the top; it stops where they meet.  The free scanner skips
+ * free pageblocks and, in blocks where it finds nothing, probes only
+ * every 32nd page, so it only stops high up if it finds scattered order-0
+ * holes there.  Hence: fault a 128 MiB buffer A on a node without
+ * ZONE_MOVABLE; punch every other page of its lowest 8192 pages (by PFN);
+ * fault the mlocked buffer B and the pinned buffer C into those holes;
+ * free the rest of those 8192 pages, so that B and C sit alone in
+ * half-empty pageblocks at the bottom of A; free A's pages of even PFN
+ * above them, so that the free scanner finds holes there.
+ */
+static void compaction(struct cbufs *cb, char *d, const unsigned long long *d0)
+{
+	struct toucher tb, tc;
+	unsigned long long *ap, *b1, *c1, *d1 = NULL, *holes;
+	size_t i, bmov, cmov, low = 4 * NCOMPACT, nholes = 0, bin, cin;
+	long long t0, ms[3], mig0, mig1;
+	int node = node_without_movable(), r;
+	size_t *idx;
+	char *a;
+
+	t0 = tap_now_ms();
+	if (node >= 0 && bind_to_node(node))
+		tap_diag("set_mempolicy(MPOL_BIND, node %d): %s", node, strerror(errno));
+	a = anon(NFRAG, 'A');
+	ap = pfns(a, NFRAG);
+	idx = malloc(NFRAG * sizeof(*idx));
+	holes = malloc(low * sizeof(*holes));
+	if (!idx || !holes)
+		tap_bail("malloc");
+	for (i = 0; i < NFRAG; i++)
+		idx[i] = i;
+	sort_pfns = ap;
+	qsort(idx, NFRAG, sizeof(*idx), by_pfn);
+	for (i = 0; i < low; i += 2) {
+		madvise(a + P(idx[i]), psz, MADV_DONTNEED);
+		holes[nholes++] = ap[idx[i]];
+	}
+	qsort(holes, nholes, sizeof(*holes), cmp_ull);
+	cb->b = anon(NCOMPACT, 'B');
+	if (mlock(cb->b, P(NCOMPACT)))
+		tap_bail("mlock: %s", strerror(errno));
+	cb->c = anon(NCOMPACT, 'C');
+	bin = in_set(cb->b, NCOMPACT, holes, nholes);
+	cin = in_set(cb->c, NCOMPACT, holes, nholes);
+	pin_ok(cb->c, P(NCOMPACT), NCOMPACT, "compaction: pin %d pages", NCOMPACT);
+	for (i = 1; i < low; i += 2)
+		madvise(a + P(idx[i]), psz, MADV_DONTNEED);
+	for (i = low; i < NFRAG; i++)
+		if (!(ap[idx[i]] & 1))
+			madvise(a + P(idx[i]), psz, MADV_DONTNEED);
+	if (node >= 0)
+		bind_to_node(-1);
+	tap_diag("compaction: on node %d%s; set up in %lld ms; faulted into the punched holes: mlocked %zu/%d, pinned %zu/%d",
+		 node, node < 0 ? " (default policy)" : "", tap_now_ms() - t0, bin, NCOMPACT,
+		 cin, NCOMPACT);
+	measured("compaction_mlock_in_holes", bin);
+	measured("compaction_mpin_in_holes", cin);
+	cb->b0 = pfns(cb->b, NCOMPACT);
+	cb->c0 = pfns(cb->c, NCOMPACT);
+
+	mig0 = vmstat_exact("pgmigrate_success");
+	toucher_start(&tb, cb->b, NCOMPACT);
+	toucher_start(&tc, cb->c, NCOMPACT);
+	for (r = 0; r < 3; r++) {
+		t0 = tap_now_ms();
+		write_file("/proc/sys/vm/compact_memory", "1");
+		ms[r] = tap_now_ms() - t0;
+	}
+	toucher_stop(&tb);
+	toucher_stop(&tc);
+	mig1 = vmstat_exact("pgmigrate_success");
+	munmap(a, P(NFRAG));
+
+	b1 = pfns(cb->b, NCOMPACT);
+	c1 = pfns(cb->c, NCOMPACT);
+	bmov = changed(cb->b0, b1, NCOMPACT);
+	cmov = changed(cb->c0, c1, NCOMPACT);
+	measured("compaction_ms_run1", ms[0]);
+	measured("compaction_ms_run2", ms[1]);
+	measured("compaction_ms_run3", ms[2]);
+	measured("compaction_pgmigrate_success", mig1 - mig0);
+	measured("compaction_mlock_pages", NCOMPACT);
+	measured("compaction_mlock_pfn_changed", bmov);
+	measured("compaction_mpin_pages", NCOMPACT);
+	measured("compaction_mpin_pfn_changed", cmov);
+	measured("compaction_faults_touching_mlock", tb.faults);
+	measured("compaction_faults_touching_mpin", tc.faults);
+	tap_diag("compaction: toucher passes: mlock %ld, mpin %ld; faults elsewhere than the buffer (code, stack): %ld, %ld",
+		 tb.passes, tc.passes, tb.other, tc.other);
+	/*
+	 * The control: with the layout above, compaction does reach the
+	 * pageblocks the two buffers share and moves mlocked pages (all of
+	 * them in every run seen); otherwise the next check proves nothing.
+	 */
+	if (node >= 0 && !tap_ok(bmov > 0, "compaction: moved mlocked pages from the pageblocks both buffers share (control)"))
+		tap_diag("  no mlocked page moved");
+	else if (node < 0)
+		tap_skip("no node without ZONE_MOVABLE to lay the buffers out on",
+			 "compaction: moved mlocked pages (control)");
+	if (!tap_ok(cmov == 0, "compaction x3: no pinned page changed PFN (%d pages)", NCOMPACT))
+		tap_diag("  %zu changed", cmov);
+	if (!tap_ok(tc.faults == 0, "compaction: a thread touching the pinned buffer throughout: 0 faults"))
+		tap_diag("  %ld faults in %ld passes", tc.faults, tc.passes);
+	tap_ok(tc.passes > 0, "compaction: the toucher thread did touch the pinned buffer");
+	if (d) {
+		d1 = pfns(d, NMOVABLE);
+		tap_ok(changed(d0, d1, NMOVABLE) == 0,
+		       "ZONE_MOVABLE: the pinned buffer kept its PFNs through compaction");
+	}
+	tap_ok(filled(cb->b, NCOMPACT, 'B') && filled(cb->c, NCOMPACT, 'C'),
+	       "compaction: contents intact");
+	free(ap);
+	free(idx);
+	free(holes);
+	free(b1);
+	free(c1);
+	free(d1);
+}
+
+/* ---- move_pages ---- */
+
+static void move(struct cbufs *cb, char *d, const unsigned long long *d0)
+{
+	struct toucher tm, tp;
+	int *st = malloc(NMOVABLE * sizeof(int) + NCOMPACT * sizeof(int));
+	unsigned long long *m0, *p0, *m1, *p1, *x;
+	unsigned cpu = 0, here = 0;
+	int target;
+	long rm, rp, fm, fp, fc, fd;
+	size_t mov_m, mov_p;
+	char *m, *p;
+	long long t0, msm, msp;
+
+	if (access("/sys/devices/system/node/node1", F_OK)) {
+		tap_skip("one NUMA node (no /sys/devices/system/node/node1)",
+			 "move_pages: mlocked pages move, pinned pages do not");
+		free(st);
+		return;
+	}
+	if (syscall(SYS_getcpu, &cpu, &here, NULL))
+		here = 0;
+	target = here == 0 ? 1 : 0;
+
+	m = anon(NMOVE, 'M');
+	if (mlock(m, P(NMOVE)))
+		tap_bail("mlock: %s", strerror(errno));
+	p = anon(NMOVE, 'N');
+	pin_ok(p, P(NMOVE), NMOVE, "move_pages: pin %d pages", NMOVE);
+	fp = faults_pass(p, NMOVE);
+	if (!tap_ok(fp == 0, "move_pages: touching the buffer right after mpin: 0 faults"))
+		tap_diag("  %ld faults", fp);
+	tap_diag("move_pages: CPU %u on node %u; mlocked pages on it %zu/%d, pinned %zu/%d; target node %d",
+		 cpu, here, on_node(m, NMOVE, (int)here), NMOVE, on_node(p, NMOVE, (int)here),
+		 NMOVE, target);
+	m0 = pfns(m, NMOVE);
+	p0 = pfns(p, NMOVE);
+
+	toucher_start(&tm, m, NMOVE);
+	t0 = tap_now_ms();
+	rm = move_pages_to(m, NMOVE, target, st);
+	msm = tap_now_ms() - t0;
+	toucher_stop(&tm);
+	toucher_start(&tp, p, NMOVE);
+	t0 = tap_now_ms();
+	rp = move_pages_to(p, NMOVE, target, st);
+	msp = tap_now_ms() - t0;
+	toucher_stop(&tp);
+	tap_diag("move_pages: mlocked: returned %ld in %lld ms; pinned: returned %ld in %lld ms, status[0] %d",
+		 rm, msm, rp, msp, st[0]);
+
+	/* Faults of a pass right after, before anything is printed. */
+	fm = faults_pass(m, NMOVE);
+	fp = faults_pass(p, NMOVE);
+	fc = faults_pass(cb->c, NCOMPACT);
+	fd = d ? faults_pass(d, NMOVABLE) : 0;
+
+	mov_m = on_node(m, NMOVE, target);
+	mov_p = on_node(p, NMOVE, target);
+	m1 = pfns(m, NMOVE);
+	p1 = pfns(p, NMOVE);
+	measured("move_pages_mlock_pages", NMOVE);
+	measured("move_pages_mlock_moved_to_target", mov_m);
+	measured("move_pages_mlock_pfn_changed", changed(m0, m1, NMOVE));
+	measured("move_pages_mpin_pages", NMOVE);
+	measured("move_pages_mpin_moved_to_target", mov_p);
+	measured("move_pages_mpin_pfn_changed", changed(p0, p1, NMOVE));
+	measured("move_pages_faults_touching_mlock_during", tm.faults);
+	measured("move_pages_faults_touching_mpin_during", tp.faults);
+	measured("move_pages_faults_touching_mlock_after", fm);
+	measured("move_pages_faults_touching_mpin_after", fp);
+	tap_diag("move_pages: toucher passes: mlock %ld, mpin %ld; faults elsewhere than the buffer (code, stack): %ld, %ld",
+		 tm.passes, tp.passes, tm.other, tp.other);
+
+	if (!tap_ok(mov_m * 10 >= NMOVE * 9, "move_pages: >= 90%% of the mlocked pages moved to node %d",
+		    target))
+		tap_diag("  %zu of %d", mov_m, NMOVE);
+	if (!tap_ok(mov_p == 0, "move_pages: no pinned page is on node %d", target))
+		tap_diag("  %zu are", mov_p);
+	if (!tap_ok(changed(p0, p1, NMOVE) == 0, "move_pages: all %d pinned PFNs unchanged", NMOVE))
+		tap_diag("  %zu changed", changed(p0, p1, NMOVE));
+	if (!tap_todo(tp.faults == 0,
+		      "Linux 6.1: move_pages(2) clears the PTE of a pinned anonymous page and puts it back (try_to_migrate_one), up to 10 tries a page",
+		      "move_pages: a thread touching the pinned buffer meanwhile: 0 faults"))
+		tap_diag("  %ld faults in %ld passes", tp.faults, tp.passes);
+	tap_ok(tp.passes > 0, "move_pages: the toucher thread did touch the pinned buffer");
+	if (!tap_ok(fp == 0 && fc == 0 && fd == 0,
+		    "move_pages: touching every pinned buffer afterwards: 0 faults"))
+		tap_diag("  faults: move buffer %ld, compaction buffer %ld, movable buffer %ld",
+			 fp, fc, fd);
+	tap_ok(filled(m, NMOVE, 'M') && filled(p, NMOVE, 'N'), "move_pages: contents intact");
+
+	/* The compaction and ZONE_MOVABLE buffers do not move either. */
+	x = pfns(cb->c, NCOMPACT);
+	{
+		/* It lives on the node the compaction test chose. */
+		int cnode = on_node(cb->c, NCOMPACT, 0) ? 0 : 1;
+
+		rp = move_pages_to(cb->c, NCOMPACT, !cnode, st);
+		m1 = realloc(m1, NCOMPACT * sizeof(*m1));
+		pfns_of(cb->c, NCOMPACT, m1);
+		tap_ok(changed(x, m1, NCOMPACT) == 0 && on_node(cb->c, NCOMPACT, !cnode) == 0,
+		       "move_pages: the compaction test's pinned buffer stays put (to node %d: returned %ld)",
+		       !cnode, rp);
+	}
+	free(x);
+	if (d) {
+		int dnode = on_node(d, NMOVABLE, 0) ? 0 : 1;
+
+		rp = move_pages_to(d, NMOVABLE, !dnode, st);
+		x = pfns(d, NMOVABLE);
+		tap_ok(changed(d0, x, NMOVABLE) == 0 && on_node(d, NMOVABLE, !dnode) == 0,
+		       "ZONE_MOVABLE: the pinned buffer kept its PFNs through compaction and move_pages (to node %d: returned %ld)",
+		       !dnode, rp);
+		free(x);
+	}
+	unpin_ok(p, P(NMOVE), NMOVE, "move_pages: munpin");
+	munlock(m, P(NMOVE));
+	munmap(m, P(NMOVE));
+	munmap(p, P(NMOVE));
+	free(m0);
+	free(p0);
+	free(m1);
+	free(p1);
+	free(st);
+}
+
+/* ---- MADV_PAGEOUT: mlocked, pinned, plain, pinned shared ---- */
+
+static void pageout(void)
+{
+	char *m = anon(NMOVE, 'M'), *p = anon(NMOVE, 'N'), *plain = anon(NMOVE, 'X');
+	char *shm = xmmap(NULL, P(NSHM), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	unsigned long long *m0, *p0, *s0, *m1, *p1, *s1;
+	int rml, rpn, rpl, rsh, eml;
+	size_t i, shm_present = 0;
+	long fp, fs;
+
+	if (mlock(m, P(NMOVE)))
+		tap_bail("mlock: %s", strerror(errno));
+	pin_ok(p, P(NMOVE), NMOVE, "pageout: pin %d pages", NMOVE);
+	memset(shm, 'S', P(NSHM));
+	pin_ok(shm, P(NSHM), NSHM, "pageout: pin %d MAP_SHARED|MAP_ANONYMOUS pages", NSHM);
+	m0 = pfns(m, NMOVE);
+	p0 = pfns(p, NMOVE);
+	s0 = pfns(shm, NSHM);
+	errno = 0;
+	rml = madvise(m, P(NMOVE), MADV_PAGEOUT);
+	eml = errno;
+	rpn = madvise(p, P(NMOVE), MADV_PAGEOUT);
+	rpl = madvise(plain, P(NMOVE), MADV_PAGEOUT);
+	rsh = madvise(shm, P(NSHM), MADV_PAGEOUT);
+	fp = faults_pass(p, NMOVE);
+	s1 = pfns(shm, NSHM);		/* before touching it */
+	for (i = 0; i < NSHM; i++)
+		shm_present += s1[i] != 0;
+	fs = faults_pass(shm, NSHM);
+	free(s1);
+	m1 = pfns(m, NMOVE);
+	p1 = pfns(p, NMOVE);
+	s1 = pfns(shm, NSHM);
+	tap_diag("pageout: swap %s; madvise: mlocked %d (%s), pinned %d, plain %d, pinned shared %d",
+		 swapdev >= 0 ? "on (zram)" : "off", rml, rml ? strerror(eml) : "ok", rpn, rpl, rsh);
+	measured("pageout_mlock_resident", resident(m, NMOVE));
+	measured("pageout_mlock_pfn_changed", changed(m0, m1, NMOVE));
+	measured("pageout_mpin_resident", resident(p, NMOVE));
+	measured("pageout_mpin_pfn_changed", changed(p0, p1, NMOVE));
+	measured("pageout_plain_resident", resident(plain, NMOVE));
+	measured("pageout_mpin_shared_mapped", shm_present);
+	measured("pageout_mpin_shared_faults_touching", fs);
+	measured("pageout_mpin_shared_pfn_changed", changed(s0, s1, NSHM));
+	tap_zero(rpn, "pageout: MADV_PAGEOUT on the pinned range returns 0");
+	tap_ok(resident(p, NMOVE) == NMOVE, "pageout: all pinned pages resident (mincore)");
+	tap_ok(changed(p0, p1, NMOVE) == 0, "pageout: all pinned pages kept their PFN");
+	if (!tap_ok(fp == 0, "pageout: touching the pinned range afterwards: 0 faults"))
+		tap_diag("  %ld faults", fp);
+	if (swapdev >= 0)
+		tap_ok(resident(plain, NMOVE) < NMOVE,
+		       "pageout: an unpinned control range was paged out (reclaim really ran)");
+	else
+		tap_skip("no swap", "pageout: an unpinned control range was paged out");
+	tap_ok(filled(p, NMOVE, 'N') && filled(m, NMOVE, 'M') && filled(plain, NMOVE, 'X') &&
+	       filled(shm, NSHM, 'S'), "pageout: contents intact");
+	tap_ok(resident(shm, NSHM) == NSHM && changed(s0, s1, NSHM) == 0,
+	       "pageout: pinned MAP_SHARED pages resident (mincore) with the same PFNs");
+	if (!tap_todo(shm_present == NSHM && fs == 0,
+		      "Linux 6.1: reclaim unmaps a pinned shmem page before it checks the pin (shrink_folio_list)",
+		      "pageout: pinned MAP_SHARED pages stay mapped: touching them raises 0 faults"))
+		tap_diag("  %zu of %d still mapped, %ld faults touching them", shm_present,
+			 NSHM, fs);
+	unpin_ok(shm, P(NSHM), NSHM, "pageout: munpin the shared range");
+	unpin_ok(p, P(NMOVE), NMOVE, "pageout: munpin");
+	munlock(m, P(NMOVE));
+	munmap(m, P(NMOVE));
+	munmap(p, P(NMOVE));
+	munmap(plain, P(NMOVE));
+	munmap(shm, P(NSHM));
+	free(m0);
+	free(p0);
+	free(s0);
+	free(m1);
+	free(p1);
+	free(s1);
+}
+
+int main(void)
+{
+	unsigned long long *d0 = NULL;
+	struct cbufs cb;
+	long long t0 = tap_now_ms(), tp, tm[4], tsetup;
+	cpu_set_t cs;
+	FILE *f;
+	char *d;
+
+	if (getuid() != 0)
+		tap_bail("t_migrate must run as root");
+	if (access("/dev/mpin", F_OK) || mpin_sysfs("pinned_pages") < 0)
+		tap_bail("mpin module not loaded");
+	raw_init();
+	f0 = foll_pins_held();
+	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu > 1) {
+		/* Main thread on CPU 0, toucher threads on CPU 1. */
+		CPU_ZERO(&cs);
+		CPU_SET(0, &cs);
+		sched_setaffinity(0, sizeof(cs), &cs);
+	}
+	nzones = zones_read(zones, 64);
+	f = fopen("/proc/sys/kernel/numa_balancing", "r");
+	if (f) {
+		if (!fgets(numa_bal, sizeof(numa_bal), f))
+			numa_bal[0] = 0;
+		fclose(f);
+	}
+	atexit(cleanup);
+	if (numa_bal[0])
+		write_file("/proc/sys/kernel/numa_balancing", "0");
+	swapdev = zram_swap_on(128);
+	tsetup = tap_now_ms() - t0;
+	tap_diag("%d CPUs, NUMA nodes: %s, ZONE_MOVABLE %llu pages, numa_balancing was %.*s (off during the test), swap %s",
+		 ncpu, access("/sys/devices/system/node/node1", F_OK) ? "1" : ">= 2",
+		 zone_present("Movable"), (int)strcspn(numa_bal, "\n"), numa_bal,
+		 swapdev >= 0 ? "zram" : "none");
+
+	tp = tap_now_ms();
+	d = zone_movable(&d0);
+	tm[0] = tap_now_ms() - tp;
+	memset(&cb, 0, sizeof(cb));
+	tp = tap_now_ms();
+	compaction(&cb, d, d0);
+	tm[1] = tap_now_ms() - tp;
+	tp = tap_now_ms();
+	move(&cb, d, d0);
+	tm[2] = tap_now_ms() - tp;
+	tp = tap_now_ms();
+	pageout();
+	tm[3] = tap_now_ms() - tp;
+
+	unpin_ok(cb.c, P(NCOMPACT), NCOMPACT, "compaction: munpin");
+	if (d)
+		unpin_ok(d, P(NMOVABLE), NMOVABLE, "ZONE_MOVABLE: munpin");
+	state_is(0, "end");
+	if (!tap_ok(foll_pins_held() == f0, "end: FOLL_PIN balance back"))
+		tap_diag("  %+lld", foll_pins_held() - f0);
+	tp = tap_now_ms();
+	cleanup();
+	tap_diag("time (ms): setup %lld, ZONE_MOVABLE %lld, compaction %lld, move_pages %lld, pageout %lld, swapoff %lld",
+		 tsetup, tm[0], tm[1], tm[2], tm[3], tap_now_ms() - tp);
+	measured("t_migrate_runtime_ms", tap_now_ms() - t0);
+	return tap_done();
+}

@@ -1,0 +1,539 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Minimal TAP producer for the mpin tests, plus the oracles every test
+ * needs: VmPin, the module's sysfs counters, /proc/vmstat and page faults.
+ * Header-only so each test is one self-contained C file.
+ */
+#ifndef MPIN_TESTS_TAP_H
+#define MPIN_TESTS_TAP_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <grp.h>
+#include <sys/resource.h>
+
+static int tap_n, tap_failed;
+
+static inline void tap_plan(int n) { printf("1..%d\n", n); fflush(stdout); }
+
+/* Plan printed at the end, for tests whose count depends on the run. */
+static inline int tap_done(void)
+{
+	printf("1..%d\n", tap_n);
+	fflush(stdout);
+	return tap_failed ? 1 : 0;
+}
+
+static inline int tap_ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", cond ? "" : "not ", ++tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!cond)
+		tap_failed++;
+	return cond;
+}
+
+static inline void tap_skip(const char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("ok %d - ", ++tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(" # SKIP %s\n", why);
+	fflush(stdout);
+}
+
+static inline void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* A call expected to fail with errno @want: checks both. */
+#define tap_errno(call, want, ...) do {					\
+	errno = 0;							\
+	long __r = (long)(call);					\
+	int __e = errno;						\
+	if (!tap_ok(__r == -1 && __e == (want), __VA_ARGS__))		\
+		tap_diag("  got ret %ld errno %d (%s), want -1 errno %d (%s)", \
+			 __r, __e, strerror(__e), (int)(want), strerror(want)); \
+} while (0)
+
+/* A call expected to succeed (return 0). */
+#define tap_zero(call, ...) do {					\
+	errno = 0;							\
+	long __r = (long)(call);					\
+	int __e = errno;						\
+	if (!tap_ok(__r == 0, __VA_ARGS__))				\
+		tap_diag("  got ret %ld errno %d (%s), want 0",		\
+			 __r, __e, strerror(__e));			\
+} while (0)
+
+static inline void tap_bail(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("Bail out! ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	exit(2);
+}
+
+/* "VmPin:" of /proc/self/status, in kB; -1 if absent. */
+static inline long vmpin_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* One number from /sys/kernel/mpin/@name; -1 on error. */
+static inline long long mpin_sysfs(const char *name)
+{
+	char path[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mpin/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* Write @val to /sys/kernel/mpin/@name; 0 or -1 with errno. */
+static inline int mpin_sysfs_write(const char *name, const char *val)
+{
+	char path[256];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mpin/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	r = fputs(val, f) < 0 ? -1 : 0;
+	if (fclose(f) != 0)
+		r = -1;
+	return r;
+}
+
+/* One counter of /proc/vmstat; -1 if absent. */
+static inline long long vmstat(const char *name)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	char key[128];
+	long long v, found = -1;
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%127s %lld", key, &v) == 2)
+		if (!strcmp(key, name)) {
+			found = v;
+			break;
+		}
+	fclose(f);
+	return found;
+}
+
+/* Minor + major faults of this thread so far. */
+static inline long faults_self(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_minflt + ru.ru_majflt;
+}
+
+/*
+ * Become an unprivileged user (uid/gid 65534, no capabilities) with
+ * RLIMIT_MEMLOCK = @memlock bytes.  Bails out if that is impossible.
+ */
+static inline void drop_privileges(rlim_t memlock)
+{
+	struct rlimit rl = { memlock, memlock };
+
+	if (setrlimit(RLIMIT_MEMLOCK, &rl))
+		tap_bail("setrlimit(RLIMIT_MEMLOCK): %s", strerror(errno));
+	if (getuid() == 0 && (setgroups(0, NULL) || setgid(65534) || setuid(65534)))
+		tap_bail("dropping to uid 65534: %s", strerror(errno));
+}
+
+/* The PFN behind @addr through /proc/self/pagemap (root); 0 if unknown. */
+static inline unsigned long long pfn_of(const void *addr)
+{
+	unsigned long long ent = 0;
+	long psz = sysconf(_SC_PAGESIZE);
+	FILE *f = fopen("/proc/self/pagemap", "r");
+
+	if (!f)
+		return 0;
+	if (fseek(f, (long)((unsigned long)addr / psz) * 8, SEEK_SET) ||
+	    fread(&ent, 8, 1, f) != 1)
+		ent = 0;
+	fclose(f);
+	if (!(ent & (1ULL << 63)))
+		return 0;
+	return ent & ((1ULL << 55) - 1);
+}
+
+/* ---- helpers added for t_limit/t_threads/t_release/t_foreign/t_lib ---- */
+#include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+/* The system page size. */
+static inline size_t mpin_psz(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Any "@key: N kB" line of /proc/self/status (VmLck, VmPin...); -1 if absent. */
+static inline long status_kb(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	size_t kl = strlen(key);
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			if (sscanf(line + kl + 1, " %ld", &kb) != 1)
+				kb = -1;
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+static inline long long tap_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Poll /sys/kernel/mpin/@name until it reads @want or @timeout_ms pass
+ * (teardown after exit/kill is asynchronous).  Returns the last value read.
+ */
+static inline long long mpin_sysfs_wait(const char *name, long long want,
+					int timeout_ms)
+{
+	long long end = tap_now_ms() + timeout_ms, v;
+
+	for (;;) {
+		v = mpin_sysfs(name);
+		if (v == want || tap_now_ms() >= end)
+			return v;
+		usleep(10000);
+	}
+}
+
+/*
+ * nr_foll_pin_acquired - nr_foll_pin_released: pins held on the machine.
+ * /proc/vmstat shows the global totals without the per-CPU deltas (up to
+ * the stat threshold per CPU), so first fold those in through
+ * /proc/sys/vm/stat_refresh (root only; without it the value may be off).
+ */
+static inline long long foll_pins_held(void)
+{
+	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
+
+	if (f) {
+		fputs("1\n", f);
+		fclose(f);	/* EINVAL if some counter is negative: ignore */
+	}
+	return vmstat("nr_foll_pin_acquired") - vmstat("nr_foll_pin_released");
+}
+
+/*
+ * Run @fn(@arg) in a forked child (e.g. one that calls drop_privileges())
+ * whose TAP lines continue the parent's numbering.  The child's stdout goes
+ * through a pipe; the parent forwards it and takes the test number and the
+ * failures from the "ok"/"not ok" lines it sees, so numbering stays right
+ * even if the child dies half way.  Adds one assertion of its own: the
+ * child exited normally (no signal, no bail-out).  Returns the wait status.
+ * The child ends with _exit(): the parent's atexit handlers never run in it.
+ *
+ * tap_child_start() + tap_child_finish() split it for a parent that must
+ * act while the child runs: between the two the parent must print no TAP
+ * line (it may record results and assert them after tap_child_finish()).
+ */
+struct tap_child_h {
+	pid_t pid;
+	int fd;
+	const char *what;
+};
+
+static inline struct tap_child_h tap_child_start(const char *what,
+						 void (*fn)(void *), void *arg)
+{
+	struct tap_child_h h = { -1, -1, what };
+	int p[2];
+
+	fflush(stdout);
+	if (pipe(p))
+		tap_bail("pipe: %s", strerror(errno));
+	h.pid = fork();
+	if (h.pid < 0)
+		tap_bail("fork: %s", strerror(errno));
+	if (h.pid == 0) {
+		close(p[0]);
+		if (dup2(p[1], STDOUT_FILENO) < 0)
+			_exit(3);
+		close(p[1]);
+		fn(arg);
+		fflush(stdout);
+		_exit(tap_failed ? 1 : 0);
+	}
+	close(p[1]);
+	h.fd = p[0];
+	return h;
+}
+
+static inline int tap_child_finish(struct tap_child_h h)
+{
+	char line[1024];
+	int st = 0;
+	FILE *in = fdopen(h.fd, "r");
+
+	if (!in)
+		tap_bail("fdopen: %s", strerror(errno));
+	while (fgets(line, sizeof(line), in)) {
+		int n;
+
+		if (sscanf(line, "ok %d", &n) == 1) {
+			tap_n = n;
+		} else if (sscanf(line, "not ok %d", &n) == 1) {
+			tap_n = n;
+			tap_failed++;
+		}
+		fputs(line, stdout);
+		fflush(stdout);
+	}
+	fclose(in);
+	while (waitpid(h.pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!tap_ok(WIFEXITED(st) && WEXITSTATUS(st) < 2,
+		    "%s: child ran to its end", h.what))
+		tap_diag("  child wait status 0x%x", st);
+	return st;
+}
+
+static inline int tap_child(const char *what, void (*fn)(void *), void *arg)
+{
+	return tap_child_finish(tap_child_start(what, fn, arg));
+}
+
+/* ---- helpers added for t_unmap/t_fork/t_migrate ---- */
+#include <fcntl.h>
+#include <sys/swap.h>
+
+/* One zone of /proc/zoneinfo. */
+struct tap_zone {
+	int node;
+	char name[16];
+	unsigned long long start_pfn, spanned, present;
+};
+
+/* Read up to @max zones of /proc/zoneinfo into @z; returns how many. */
+static inline int zones_read(struct tap_zone *z, int max)
+{
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	char line[256], name[16];
+	unsigned long long v;
+	int n = -1, node;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %d, zone %15s", &node, name) == 2) {
+			if (n + 1 >= max)
+				break;
+			n++;
+			memset(&z[n], 0, sizeof(z[n]));
+			z[n].node = node;
+			snprintf(z[n].name, sizeof(z[n].name), "%s", name);
+		} else if (n >= 0 && sscanf(line, " spanned %llu", &v) == 1) {
+			z[n].spanned = v;
+		} else if (n >= 0 && sscanf(line, " present %llu", &v) == 1) {
+			z[n].present = v;
+		} else if (n >= 0 && sscanf(line, " start_pfn: %llu", &v) == 1) {
+			z[n].start_pfn = v;
+		}
+	}
+	fclose(f);
+	return n + 1;
+}
+
+/* Pages present in zones named @zone ("Movable"...) of all nodes. */
+static inline unsigned long long zone_present(const char *zone)
+{
+	struct tap_zone z[64];
+	unsigned long long sum = 0;
+	int i, n = zones_read(z, 64);
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(z[i].name, zone))
+			sum += z[i].present;
+	return sum;
+}
+
+/* Is @pfn in a populated zone named @zone of any node? */
+static inline int pfn_in_zone(unsigned long long pfn, const char *zone)
+{
+	struct tap_zone z[64];
+	int i, n = zones_read(z, 64);
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(z[i].name, zone) && z[i].present &&
+		    pfn >= z[i].start_pfn && pfn < z[i].start_pfn + z[i].spanned)
+			return 1;
+	return 0;
+}
+
+/* PFNs of @n pages from @p in one pagemap read (root); 0 = not present. */
+static inline void pfns_of(const void *p, size_t n, unsigned long long *out)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE), i;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	off_t off = (off_t)((uintptr_t)p / ps) * 8;
+
+	if (fd < 0 || pread(fd, out, n * 8, off) != (ssize_t)(n * 8))
+		memset(out, 0, n * 8);
+	if (fd >= 0)
+		close(fd);
+	for (i = 0; i < n; i++)
+		out[i] = (out[i] & (1ULL << 63)) ? out[i] & ((1ULL << 55) - 1) : 0;
+}
+
+/*
+ * Swap for tests of reclaim (MADV_PAGEOUT): a fresh zram device of @mb MiB
+ * made swap (root).  Returns the zram device number for zram_swap_off(),
+ * or -1 with a diagnostic when the kernel has no zram.
+ */
+static inline int zram_swap_on(unsigned long mb)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	char path[64], buf[64];
+	unsigned char *hdr;
+	unsigned int *w;
+	int dev = -1, fd;
+	FILE *f;
+
+	if (access("/sys/class/zram-control/hot_add", R_OK) &&
+	    system("modprobe -q zram num_devices=0 2>/dev/null") != 0) {
+		tap_diag("no zram module: running without swap");
+		return -1;
+	}
+	f = fopen("/sys/class/zram-control/hot_add", "r");
+	if (!f || fscanf(f, "%d", &dev) != 1) {
+		if (f)
+			fclose(f);
+		tap_diag("zram hot_add failed: running without swap");
+		return -1;
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", dev);
+	f = fopen(path, "w");
+	snprintf(buf, sizeof(buf), "%luM\n", mb);
+	if (!f || fputs(buf, f) < 0 || fclose(f)) {
+		tap_diag("zram%d: cannot set disksize", dev);
+		goto fail;
+	}
+	/* mkswap by hand: version 1, last_page, "SWAPSPACE2" at the end. */
+	hdr = calloc(1, ps);
+	snprintf(path, sizeof(path), "/dev/zram%d", dev);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (!hdr || fd < 0) {
+		tap_diag("%s: %s", path, strerror(errno));
+		free(hdr);
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	w = (unsigned int *)(hdr + 1024);
+	w[0] = 1;
+	w[1] = (unsigned int)((mb << 20) / ps - 1);
+	memcpy(hdr + ps - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, hdr, ps, 0) != (ssize_t)ps || fsync(fd)) {
+		tap_diag("%s: writing the swap header: %s", path, strerror(errno));
+		free(hdr);
+		close(fd);
+		goto fail;
+	}
+	free(hdr);
+	close(fd);
+	if (swapon(path, 0)) {
+		tap_diag("swapon %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	return dev;
+fail:
+	f = fopen("/sys/class/zram-control/hot_remove", "w");
+	if (f) {
+		fprintf(f, "%d\n", dev);
+		fclose(f);
+	}
+	return -1;
+}
+
+static inline void zram_swap_off(int dev)
+{
+	char path[64];
+	FILE *f;
+
+	if (dev < 0)
+		return;
+	snprintf(path, sizeof(path), "/dev/zram%d", dev);
+	if (swapoff(path))
+		tap_diag("swapoff %s: %s", path, strerror(errno));
+	f = fopen("/sys/class/zram-control/hot_remove", "w");
+	if (f) {
+		fprintf(f, "%d\n", dev);
+		fclose(f);
+	}
+}
+
+#endif /* MPIN_TESTS_TAP_H */
