@@ -10,8 +10,9 @@
 #   make lint       checkpatch.pl --strict and sparse on the module
 
 VERSION := $(shell cat VERSION)
-# Evaluated late (=): scripts/deps.sh may install the kernel first.
-KVER = $(or $(KVER_OVERRIDE),$(shell scripts/kver.sh))
+# The Debian stock kernel to build for and boot (make KVER=... to choose).
+# Deferred (?=): scripts/deps.sh may install the kernel first.
+KVER ?= $(shell tests/vm/kver.sh)
 KDIR = /lib/modules/$(KVER)/build
 
 PREFIX ?= /usr/local
@@ -46,7 +47,7 @@ examples: lib
 VM = tests/vm/run-vm.sh --kver $(KVER)
 
 check: deps-vm module lib tests
-	$(VM) --pmem -- $(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko \
+	$(VM) --numa --pmem --append movablecore=256M -- $(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko \
 		--bindir $(CURDIR)/tests/bin
 
 demo: deps-vm module lib examples
@@ -73,7 +74,8 @@ lint: deps-lint
 	@rm -f .sparse.log
 
 install: all
-	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates modules_install
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates \
+		$(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR)) modules_install
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/linux \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
 	cp -P lib/libmpin.so* $(DESTDIR)$(PREFIX)/lib/
