@@ -78,10 +78,12 @@ fi
 cwd=$(pwd -P)
 for d in /tmp /run /mnt /dev /proc /sys; do
 	case "$cwd/" in
+	/tmp/*) ;; # the guest's init binds the work tree back (see init)
 	"$d"/*) die "the current directory $cwd is under $d, which the guest replaces with its own; run from elsewhere (e.g. /var/tmp)" ;;
 	esac
 	for a in "$@"; do
 		case "$a" in
+		"$cwd"/*) ;;
 		"$d"/* | *=/"${d#/}"/*)
 			echo "$me: warning: '$a' is under $d, which is a fresh mount in the guest" >&2 ;;
 		esac
