@@ -77,11 +77,15 @@ int mpin_charge(struct mm_struct *mm, unsigned long npages)
 	int ret;
 
 	ret = mpin_charge_mm(mm, npages);
-	if (ret)
+	if (ret) {
+		mpin_count(MPIN_STAT_REFUSED_LIMIT);
 		return ret;
+	}
 	ret = mpin_charge_global(npages);
-	if (ret)
+	if (ret) {
+		mpin_count(MPIN_STAT_REFUSED_CAP);
 		atomic64_sub(npages, &mm->pinned_vm);
+	}
 	return ret;
 }
 

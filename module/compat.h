@@ -10,6 +10,7 @@
 #define MPIN_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/slab.h>
 
 /* pin_user_pages() lost its vmas argument in 6.5. */
 static inline long mpin_pin_user_pages(unsigned long start,
@@ -38,6 +39,17 @@ static inline void unpin_user_page_range_dirty_lock(struct page *page,
 
 		unpin_user_pages_dirty_lock(&p, 1, make_dirty);
 	}
+}
+#endif
+
+/*
+ * kmalloc_size_roundup() arrived in 6.1; before it, count what was asked
+ * for (the slab may round it up unseen).
+ */
+#ifndef MPIN_HAVE_KMALLOC_SIZE_ROUNDUP
+static inline size_t kmalloc_size_roundup(size_t size)
+{
+	return size;
 }
 #endif
 

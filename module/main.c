@@ -14,7 +14,9 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pid.h>
 #include <linux/sched/mm.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -39,6 +41,7 @@ static int mpin_open(struct inode *inode, struct file *file)
 		kfree(mf);
 		return ret;
 	}
+	mf->owner = get_task_pid(current, PIDTYPE_TGID);
 	file->private_data = mf;
 	atomic_long_inc(&mpin_handles);
 	return stream_open(inode, file);
@@ -49,6 +52,7 @@ static int mpin_release(struct inode *inode, struct file *file)
 	struct mpin_file *mf = file->private_data;
 
 	mpin_file_destroy(mf);
+	put_pid(mf->owner);
 	kfree(mf);
 	atomic_long_dec(&mpin_handles);
 	return 0;
@@ -104,10 +108,14 @@ static long mpin_ioctl_range(struct mpin_file *mf, unsigned int cmd,
 		return -EINVAL;
 
 	if (cmd == MPIN_IOC_PIN) {
-		if (end > TASK_SIZE)
+		mpin_count(MPIN_STAT_PIN_CALLS);
+		if (end > TASK_SIZE) {
+			mpin_count(MPIN_STAT_REFUSED_HOLE);
 			return -ENOMEM;	/* as mlock(2): nothing mapped there */
+		}
 		ret = mpin_pin_range(mf, start, end, &done);
 	} else {
+		mpin_count(MPIN_STAT_UNPIN_CALLS);
 		ret = mpin_unpin_range(mf, start, min_t(unsigned long, end, TASK_SIZE), &done);
 	}
 	if (done && put_user((__u64)done, &uarg->pages))
@@ -130,8 +138,17 @@ static long mpin_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 }
 
+static void mpin_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct mpin_file *mf = file->private_data;
+
+	seq_printf(m, "mpin_owner_pid:\t%d\n", pid_vnr(mf->owner));
+	mpin_store_show(m, mf);
+}
+
 static const struct file_operations mpin_fops = {
 	.owner		= THIS_MODULE,
+	.show_fdinfo	= mpin_show_fdinfo,
 	.open		= mpin_open,
 	.release	= mpin_release,
 	.unlocked_ioctl	= mpin_ioctl,

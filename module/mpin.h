@@ -9,8 +9,11 @@
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
+
+struct seq_file;
 
 /*
  * One open file of /dev/mpin: a registration domain bound to the address
@@ -34,6 +37,7 @@
  */
 struct mpin_file {
 	struct mm_struct *mm;		/* opener's mm, held by mmgrab() */
+	struct pid *owner;		/* opener's thread group, for fdinfo */
 	struct mmu_notifier mn;
 	struct mutex op_lock;		/* see above */
 	struct mutex tree_lock;		/* see above */
@@ -53,8 +57,11 @@ void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending);
 void mpin_store_free_all(struct rb_root *root, bool dirty);
 int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		      unsigned long end, struct mpin_seg **spare,
-		      size_t *spare_size, unsigned long *released);
-size_t mpin_store_seg_size(unsigned int nr_runs);
+		      unsigned int *need, unsigned long *released);
+struct mpin_seg *mpin_store_seg_alloc(unsigned int nr_runs, gfp_t gfp);
+void mpin_store_seg_free(struct mpin_seg *seg);
+unsigned long mpin_store_metadata_bytes(void);
+void mpin_store_show(struct seq_file *m, struct mpin_file *mf);
 
 /* pin.c: the pin and unpin operations. */
 int mpin_pin_range(struct mpin_file *mf, unsigned long start,
@@ -73,6 +80,34 @@ unsigned long mpin_global_pinned(void);
 unsigned long mpin_global_peak(void);
 unsigned long mpin_global_max(void);
 void mpin_set_global_max(unsigned long max);
+
+/*
+ * Event counters shown in /sys/kernel/mpin: per CPU, so that counting
+ * costs the pin path no shared cache line.
+ */
+enum mpin_stat {
+	MPIN_STAT_PIN_CALLS,
+	MPIN_STAT_UNPIN_CALLS,
+	MPIN_STAT_REFUSED_LIMIT,	/* RLIMIT_MEMLOCK: ENOMEM or EPERM */
+	MPIN_STAT_REFUSED_CAP,		/* max_pinned_pages */
+	MPIN_STAT_REFUSED_DAX,		/* fs-DAX */
+	MPIN_STAT_REFUSED_FILE,		/* dirty-tracked shared file */
+	MPIN_STAT_REFUSED_ACCESS,	/* not writable */
+	MPIN_STAT_REFUSED_HOLE,		/* not mapped */
+	MPIN_STAT_REFUSED_IO,		/* VM_IO / VM_PFNMAP */
+	MPIN_NR_STATS
+};
+
+struct mpin_stats {
+	unsigned long count[MPIN_NR_STATS];
+};
+
+DECLARE_PER_CPU(struct mpin_stats, mpin_stats);
+
+static inline void mpin_count(enum mpin_stat stat)
+{
+	this_cpu_inc(mpin_stats.count[stat]);
+}
 
 /* sysfs.c: /sys/kernel/mpin */
 int mpin_sysfs_init(void);

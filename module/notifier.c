@@ -40,7 +40,7 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 	struct mpin_file *mf = container_of(mn, struct mpin_file, mn);
 	unsigned long released = 0;
 	struct mpin_seg *spare = NULL;
-	size_t need = 0;
+	unsigned int need = 0;
 	int ret;
 
 	if (range->event != MMU_NOTIFY_UNMAP || !mmu_notifier_range_blockable(range))
@@ -50,9 +50,9 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 	ret = mpin_store_remove(mf, range->start, range->end, &spare, &need,
 				&released);
 	if (ret == -EAGAIN) {
-		spare = kmalloc(need, GFP_NOWAIT | __GFP_NOWARN);
+		spare = mpin_store_seg_alloc(need, GFP_NOWAIT | __GFP_NOWARN);
 		if (!spare)
-			spare = kmalloc(need, GFP_ATOMIC | __GFP_NOWARN);
+			spare = mpin_store_seg_alloc(need, GFP_ATOMIC | __GFP_NOWARN);
 		if (spare) {
 			mpin_store_remove(mf, range->start, range->end, &spare,
 					  &need, &released);
@@ -64,7 +64,7 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 		}
 	}
 	mutex_unlock(&mf->tree_lock);
-	kfree(spare);
+	mpin_store_seg_free(spare);
 	if (released)
 		mpin_uncharge(mf->mm, released);
 	return 0;

@@ -52,17 +52,30 @@ static int check_vmas(struct mm_struct *mm, unsigned long start,
 	while (start < end) {
 		struct vm_area_struct *vma = find_vma(mm, start);
 
-		if (!vma || vma->vm_start > start)
-			return -ENOMEM;
-		if (vma->vm_flags & (VM_IO | VM_PFNMAP))
-			return -EFAULT;
-		if (vma_is_fsdax(vma))
-			return -EOPNOTSUPP;
-		if (!(vma->vm_flags & VM_WRITE))
-			return -EACCES;
-		if (vma_needs_dirty_tracking_compat(vma))
-			return -EOPNOTSUPP;
-		start = vma->vm_end;
+		enum mpin_stat refusal;
+		int err;
+
+		if (!vma || vma->vm_start > start) {
+			refusal = MPIN_STAT_REFUSED_HOLE;
+			err = -ENOMEM;
+		} else if (vma->vm_flags & (VM_IO | VM_PFNMAP)) {
+			refusal = MPIN_STAT_REFUSED_IO;
+			err = -EFAULT;
+		} else if (vma_is_fsdax(vma)) {
+			refusal = MPIN_STAT_REFUSED_DAX;
+			err = -EOPNOTSUPP;
+		} else if (!(vma->vm_flags & VM_WRITE)) {
+			refusal = MPIN_STAT_REFUSED_ACCESS;
+			err = -EACCES;
+		} else if (vma_needs_dirty_tracking_compat(vma)) {
+			refusal = MPIN_STAT_REFUSED_FILE;
+			err = -EOPNOTSUPP;
+		} else {
+			start = vma->vm_end;
+			continue;
+		}
+		mpin_count(refusal);
+		return err;
 	}
 	return 0;
 }
@@ -186,7 +199,7 @@ int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		     unsigned long end, unsigned long *released)
 {
 	struct mpin_seg *spare = NULL;
-	size_t need = 0;
+	unsigned int need = 0;
 	int ret;
 
 	*released = 0;
@@ -199,15 +212,15 @@ int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		if (ret != -EAGAIN)
 			break;
 		/* A split needs a new segment: allocate it outside tree_lock. */
-		kfree(spare);
-		spare = kmalloc(need, GFP_KERNEL_ACCOUNT);
+		mpin_store_seg_free(spare);
+		spare = mpin_store_seg_alloc(need, GFP_KERNEL_ACCOUNT);
 		if (!spare) {
 			ret = -ENOMEM;
 			break;
 		}
 	}
 	mutex_unlock(&mf->op_lock);
-	kfree(spare);
+	mpin_store_seg_free(spare);
 	if (*released)
 		mpin_uncharge(mf->mm, *released);
 	return ret;

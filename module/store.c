@@ -20,6 +20,7 @@
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "mpin.h"
@@ -35,6 +36,7 @@ struct mpin_seg {
 	unsigned long start;		/* user address of the first page */
 	unsigned long npages;
 	unsigned int nr_runs;
+	unsigned int max_runs;		/* room allocated in runs[] */
 	u64 runs[];
 };
 
@@ -61,9 +63,37 @@ static inline unsigned long seg_end(const struct mpin_seg *seg)
 	return seg->start + (seg->npages << PAGE_SHIFT);
 }
 
-size_t mpin_store_seg_size(unsigned int nr_runs)
+/* Bytes of segment memory now allocated, all files together. */
+static atomic_long_t mpin_metadata = ATOMIC_LONG_INIT(0);
+
+unsigned long mpin_store_metadata_bytes(void)
 {
-	return struct_size((struct mpin_seg *)NULL, runs, nr_runs);
+	return atomic_long_read(&mpin_metadata);
+}
+
+/*
+ * A segment with room for at least @nr_runs runs.  The slab's rounding is
+ * handed to runs[] rather than wasted, and all of it is accounted.
+ */
+struct mpin_seg *mpin_store_seg_alloc(unsigned int nr_runs, gfp_t gfp)
+{
+	size_t size = kmalloc_size_roundup(struct_size((struct mpin_seg *)NULL,
+						       runs, nr_runs));
+	struct mpin_seg *seg = kmalloc(size, gfp);
+
+	if (!seg)
+		return NULL;
+	seg->max_runs = (size - sizeof(*seg)) / sizeof(seg->runs[0]);
+	atomic_long_add(size, &mpin_metadata);
+	return seg;
+}
+
+void mpin_store_seg_free(struct mpin_seg *seg)
+{
+	if (!seg)
+		return;
+	atomic_long_sub(struct_size(seg, runs, seg->max_runs), &mpin_metadata);
+	kfree(seg);
 }
 
 static struct mpin_seg *seg_next(struct mpin_seg *seg)
@@ -243,7 +273,7 @@ int mpin_store_build(struct rb_root *pending, unsigned long start,
 			count++;
 		}
 
-		seg = kmalloc(mpin_store_seg_size(nr_runs), GFP_KERNEL_ACCOUNT);
+		seg = mpin_store_seg_alloc(nr_runs, GFP_KERNEL_ACCOUNT);
 		if (!seg)
 			goto fail;
 		seg->start = start + (i << PAGE_SHIFT);
@@ -290,7 +320,7 @@ void mpin_store_free_all(struct rb_root *root, bool dirty)
 
 	rbtree_postorder_for_each_entry_safe(seg, next, root, node) {
 		seg_unpin(seg, 0, seg->npages, dirty);
-		kfree(seg);
+		mpin_store_seg_free(seg);
 		cond_resched();
 	}
 	*root = RB_ROOT;
@@ -301,15 +331,15 @@ void mpin_store_free_all(struct rb_root *root, bool dirty)
  * ignored, and *@released counts the ones released.
  *
  * Releasing the middle of a segment splits it, and the tail half needs a
- * new segment: the caller passes it in *@spare, of *@need bytes.  When
- * none is given, or it is too small, nothing changes, *@need is set to
- * the size required and -EAGAIN returned.  *@spare is set to NULL when it
- * is used.  With @need NULL the caller cannot allocate: the tail half is
- * released too.
+ * new segment: the caller passes it in *@spare (mpin_store_seg_alloc()).
+ * When none is given, or it is too small, nothing changes, *@need is set
+ * to the number of runs required and -EAGAIN returned.  *@spare is set to
+ * NULL when it is used.  With @need NULL the caller cannot allocate: the
+ * tail half is released too.
  */
 int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		      unsigned long end, struct mpin_seg **spare,
-		      size_t *need, unsigned long *released)
+		      unsigned int *need, unsigned long *released)
 {
 	struct mpin_seg *seg, *next, *tail = NULL;
 
@@ -320,11 +350,10 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 
 	if (seg->start < start && seg_end(seg) > end) {
 		unsigned long stop = (end - seg->start) >> PAGE_SHIFT;
-		size_t size = mpin_store_seg_size(runs_count(seg, stop,
-							     seg->npages - stop));
+		unsigned int runs = runs_count(seg, stop, seg->npages - stop);
 
-		if (need && (!*spare || *need < size)) {
-			*need = size;
+		if (need && (!*spare || (*spare)->max_runs < runs)) {
+			*need = runs;
 			return -EAGAIN;
 		}
 		if (need) {
@@ -365,7 +394,7 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 			seg->npages -= stop;
 		} else {
 			rb_erase(&seg->node, &mf->segs);
-			kfree(seg);
+			mpin_store_seg_free(seg);
 		}
 		if (tail) {
 			seg_insert(&mf->segs, tail);
@@ -374,4 +403,56 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		cond_resched();
 	}
 	return 0;
+}
+
+#define MPIN_FDINFO_MAX_RANGES	64
+
+/*
+ * fdinfo: the file's pinned page count and its pinned user ranges, with
+ * adjacent segments merged; at most MPIN_FDINFO_MAX_RANGES lines of them.
+ */
+void mpin_store_show(struct seq_file *m, struct mpin_file *mf)
+{
+	unsigned long start = 0, end = 0, nr_ranges = 0, shown = 0;
+	struct mpin_seg *seg;
+	struct rb_node *n;
+
+	mutex_lock(&mf->tree_lock);
+	for (n = rb_first(&mf->segs); n; n = rb_next(n)) {
+		seg = rb_entry(n, struct mpin_seg, node);
+		if (nr_ranges && seg->start == end) {
+			end = seg_end(seg);
+			continue;
+		}
+		nr_ranges++;
+		start = seg->start;
+		end = seg_end(seg);
+	}
+	seq_printf(m, "mpin_pinned_pages:\t%lu\nmpin_ranges:\t%lu\n",
+		   mf->nr_pages, nr_ranges);
+
+	nr_ranges = 0;
+	for (n = rb_first(&mf->segs); n; n = rb_next(n)) {
+		seg = rb_entry(n, struct mpin_seg, node);
+		if (nr_ranges && seg->start == end) {
+			end = seg_end(seg);
+			continue;
+		}
+		if (nr_ranges && shown < MPIN_FDINFO_MAX_RANGES) {
+			seq_printf(m, "mpin_range:\t%#lx-%#lx\t%lu\n", start, end,
+				   (end - start) >> PAGE_SHIFT);
+			shown++;
+		}
+		nr_ranges++;
+		start = seg->start;
+		end = seg_end(seg);
+	}
+	if (nr_ranges && shown < MPIN_FDINFO_MAX_RANGES) {
+		seq_printf(m, "mpin_range:\t%#lx-%#lx\t%lu\n", start, end,
+			   (end - start) >> PAGE_SHIFT);
+		shown++;
+	}
+	if (nr_ranges > shown)
+		seq_printf(m, "mpin_ranges_omitted:\t%lu\n", nr_ranges - shown);
+	mutex_unlock(&mf->tree_lock);
 }

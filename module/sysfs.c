@@ -7,6 +7,7 @@
 
 #include <linux/capability.h>
 #include <linux/kobject.h>
+#include <linux/percpu.h>
 #include <linux/sysfs.h>
 
 #include "mpin.h"
@@ -60,6 +61,48 @@ static ssize_t max_pinned_pages_store(struct kobject *kobj,
 	return count;
 }
 
+DEFINE_PER_CPU(struct mpin_stats, mpin_stats);
+
+struct mpin_stat_attr {
+	struct kobj_attribute attr;
+	enum mpin_stat stat;
+};
+
+static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	enum mpin_stat stat = container_of(attr, struct mpin_stat_attr, attr)->stat;
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(mpin_stats, cpu).count[stat];
+	return sysfs_emit(buf, "%lu\n", sum);
+}
+
+#define MPIN_STAT_ATTR(_name, _stat)					\
+	static struct mpin_stat_attr _name##_attr = {			\
+		.attr = __ATTR(_name, 0444, stat_show, NULL),		\
+		.stat = _stat,						\
+	}
+
+MPIN_STAT_ATTR(pin_calls, MPIN_STAT_PIN_CALLS);
+MPIN_STAT_ATTR(unpin_calls, MPIN_STAT_UNPIN_CALLS);
+MPIN_STAT_ATTR(refused_limit, MPIN_STAT_REFUSED_LIMIT);
+MPIN_STAT_ATTR(refused_cap, MPIN_STAT_REFUSED_CAP);
+MPIN_STAT_ATTR(refused_dax, MPIN_STAT_REFUSED_DAX);
+MPIN_STAT_ATTR(refused_file, MPIN_STAT_REFUSED_FILE);
+MPIN_STAT_ATTR(refused_access, MPIN_STAT_REFUSED_ACCESS);
+MPIN_STAT_ATTR(refused_hole, MPIN_STAT_REFUSED_HOLE);
+MPIN_STAT_ATTR(refused_io, MPIN_STAT_REFUSED_IO);
+
+static ssize_t metadata_bytes_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", mpin_store_metadata_bytes());
+}
+
+static struct kobj_attribute metadata_bytes_attr = __ATTR_RO(metadata_bytes);
 static struct kobj_attribute version_attr = __ATTR_RO(version);
 static struct kobj_attribute pinned_pages_attr = __ATTR_RO(pinned_pages);
 static struct kobj_attribute peak_pinned_pages_attr = __ATTR_RO(peak_pinned_pages);
@@ -72,6 +115,16 @@ static struct attribute *mpin_attrs[] = {
 	&peak_pinned_pages_attr.attr,
 	&handles_attr.attr,
 	&max_pinned_pages_attr.attr,
+	&metadata_bytes_attr.attr,
+	&pin_calls_attr.attr.attr,
+	&unpin_calls_attr.attr.attr,
+	&refused_limit_attr.attr.attr,
+	&refused_cap_attr.attr.attr,
+	&refused_dax_attr.attr.attr,
+	&refused_file_attr.attr.attr,
+	&refused_access_attr.attr.attr,
+	&refused_hole_attr.attr.attr,
+	&refused_io_attr.attr.attr,
 	NULL,
 };
 
