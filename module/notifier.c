@@ -45,6 +45,14 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 
 	if (range->event != MMU_NOTIFY_UNMAP || !mmu_notifier_range_blockable(range))
 		return 0;
+	/*
+	 * Most munmaps of a process hit no pin: skip the lock.  Reading the
+	 * root unlocked is safe because a segment being inserted right now
+	 * lies in a range the pin found mapped under mmap_read_lock, which is
+	 * never a range being unmapped.
+	 */
+	if (!READ_ONCE(mf->segs.rb_node))
+		return 0;
 
 	mutex_lock(&mf->tree_lock);
 	ret = mpin_store_remove(mf, range->start, range->end, &spare, &need,

@@ -120,7 +120,9 @@ cmdline="$cmdline${append} mpinvm.tty=$interactive mpinvm.cwd=$cwd_b64 mpinvm.cm
 qargs=(
 	-nodefaults -no-user-config -display none -no-reboot
 	-machine pc -accel "${MPIN_VM_ACCEL:-tcg}" -cpu max
-	-smp "$smp" -m "${mem_mb}M"
+	# One socket per vCPU: a package split across NUMA nodes makes the
+	# guest kernel warn (topology_sane) at boot.
+	-smp "$smp,sockets=$smp,cores=1,threads=1" -m "${mem_mb}M"
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline"
 	-virtfs local,path=/,mount_tag=hostroot,readonly=on,multidevs=remap,security_model=none
 )
