@@ -137,31 +137,55 @@ static void seg_insert(struct rb_root *root, struct mpin_seg *seg)
 	rb_insert_color(&seg->node, root);
 }
 
-/*
- * Copy into @dst the runs that describe pages [@off, @off + @len) of the
- * run list @src.  @dst may be @src: runs only ever move down.
- * Returns the number of runs written.
- */
-static unsigned int runs_slice(u64 *dst, const u64 *src, unsigned int nr,
-			       unsigned long off, unsigned long len)
+/* Walks the pieces of a run list that cover pages [off, off + len). */
+struct run_iter {
+	const u64 *runs;
+	unsigned int nr, i;
+	unsigned long pos, off, len;
+};
+
+static void run_iter_init(struct run_iter *it, const u64 *runs,
+			  unsigned int nr, unsigned long off, unsigned long len)
 {
-	unsigned int i, out = 0;
-	unsigned long pos = 0;
+	*it = (struct run_iter){ .runs = runs, .nr = nr, .off = off, .len = len };
+}
 
-	for (i = 0; i < nr && len; i++) {
-		unsigned long count = run_count(src[i]);
-		unsigned long skip, take;
+/* The next piece: returns its page count and sets *@pfn; 0 at the end. */
+static unsigned long run_iter_next(struct run_iter *it, unsigned long *pfn)
+{
+	while (it->i < it->nr && it->len) {
+		u64 run = it->runs[it->i++];
+		unsigned long count = run_count(run), skip, take;
 
-		if (pos + count <= off) {
-			pos += count;
+		if (it->pos + count <= it->off) {
+			it->pos += count;
 			continue;
 		}
-		skip = off > pos ? off - pos : 0;
-		take = min(count - skip, len);
-		dst[out++] = make_run(run_pfn(src[i]) + skip, take);
-		len -= take;
-		pos += count;
+		skip = it->off > it->pos ? it->off - it->pos : 0;
+		take = min(count - skip, it->len);
+		it->len -= take;
+		it->pos += count;
+		*pfn = run_pfn(run) + skip;
+		return take;
 	}
+	return 0;
+}
+
+/*
+ * Write into @dst the runs that describe pages [@off, @off + @len) of
+ * @seg.  @dst may be seg->runs: a run is read before any write reaches
+ * its slot.  Returns the number of runs written.
+ */
+static unsigned int runs_slice(u64 *dst, const struct mpin_seg *seg,
+			       unsigned long off, unsigned long len)
+{
+	unsigned long pfn, take;
+	struct run_iter it;
+	unsigned int out = 0;
+
+	run_iter_init(&it, seg->runs, seg->nr_runs, off, len);
+	while ((take = run_iter_next(&it, &pfn)))
+		dst[out++] = make_run(pfn, take);
 	return out;
 }
 
@@ -169,14 +193,13 @@ static unsigned int runs_slice(u64 *dst, const u64 *src, unsigned int nr,
 static unsigned int runs_count(const struct mpin_seg *seg, unsigned long off,
 			       unsigned long len)
 {
-	unsigned long pos = 0;
-	unsigned int i, n = 0;
+	unsigned long pfn;
+	struct run_iter it;
+	unsigned int n = 0;
 
-	for (i = 0; i < seg->nr_runs && pos < off + len; i++) {
-		pos += run_count(seg->runs[i]);
-		if (pos > off)
-			n++;
-	}
+	run_iter_init(&it, seg->runs, seg->nr_runs, off, len);
+	while (run_iter_next(&it, &pfn))
+		n++;
 	return n;
 }
 
@@ -187,24 +210,12 @@ static unsigned int runs_count(const struct mpin_seg *seg, unsigned long off,
 static void seg_unpin(const struct mpin_seg *seg, unsigned long off,
 		      unsigned long len, bool dirty)
 {
-	unsigned long pos = 0;
-	unsigned int i;
+	unsigned long pfn, take;
+	struct run_iter it;
 
-	for (i = 0; i < seg->nr_runs && len; i++) {
-		unsigned long count = run_count(seg->runs[i]);
-		unsigned long skip, take;
-
-		if (pos + count <= off) {
-			pos += count;
-			continue;
-		}
-		skip = off > pos ? off - pos : 0;
-		take = min(count - skip, len);
-		unpin_user_page_range_dirty_lock(pfn_to_page(run_pfn(seg->runs[i]) + skip),
-						 take, dirty);
-		len -= take;
-		pos += count;
-	}
+	run_iter_init(&it, seg->runs, seg->nr_runs, off, len);
+	while ((take = run_iter_next(&it, &pfn)))
+		unpin_user_page_range_dirty_lock(pfn_to_page(pfn), take, dirty);
 }
 
 /* Pages of [@start, @end) that @mf does not pin. */
@@ -372,8 +383,7 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		if (tail) {
 			tail->start = seg->start + (stop << PAGE_SHIFT);
 			tail->npages = seg->npages - stop;
-			tail->nr_runs = runs_slice(tail->runs, seg->runs,
-						   seg->nr_runs, stop,
+			tail->nr_runs = runs_slice(tail->runs, seg, stop,
 						   tail->npages);
 		}
 		seg_unpin(seg, off, stop - off, true);
@@ -382,13 +392,11 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 
 		if (off) {
 			/* Keep the head [0, off). */
-			seg->nr_runs = runs_slice(seg->runs, seg->runs,
-						  seg->nr_runs, 0, off);
+			seg->nr_runs = runs_slice(seg->runs, seg, 0, off);
 			seg->npages = off;
 		} else if (stop < seg->npages) {
 			/* Keep the tail; the key moves up but stays in order. */
-			seg->nr_runs = runs_slice(seg->runs, seg->runs,
-						  seg->nr_runs, stop,
+			seg->nr_runs = runs_slice(seg->runs, seg, stop,
 						  seg->npages - stop);
 			seg->start += stop << PAGE_SHIFT;
 			seg->npages -= stop;
