@@ -66,6 +66,8 @@ $(CHECKPATCH):
 		linux-source-6.1/scripts/const_structs.checkpatch
 
 lint: deps-lint
+	@grep -qx 'PACKAGE_VERSION="$(VERSION)"' dkms.conf || \
+		{ echo "dkms.conf PACKAGE_VERSION is not VERSION ($(VERSION))" >&2; exit 1; }
 	$(MAKE) $(CHECKPATCH)
 	$(CHECKPATCH) --strict --no-tree --quiet --show-types -f $(KERNEL_SOURCES)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null
@@ -86,10 +88,26 @@ install: all
 	install -m 644 lib/libmpin.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	-[ -z "$(DESTDIR)" ] && depmod -a $(KVER) && ldconfig
 
+# DKMS: the module sources go to /usr/src/mpin-$(VERSION), then
+# dkms add/build/install for $(KVER).  dkms-uninstall removes every trace.
+DKMS_SRC = $(DESTDIR)/usr/src/mpin-$(VERSION)
+DKMS_FILES = Kbuild VERSION dkms.conf LICENSE LICENSES module include-uapi
+
+dkms-install:
+	@scripts/deps.sh build dkms
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp -r $(DKMS_FILES) $(DKMS_SRC)/
+	dkms add mpin/$(VERSION)
+	dkms install mpin/$(VERSION) -k $(KVER)
+
+dkms-uninstall:
+	-dkms remove mpin/$(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
 	$(MAKE) -C lib clean
 	-$(MAKE) -C tests clean
 	-$(MAKE) -C examples clean
 
-.PHONY: all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
+.PHONY: dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
