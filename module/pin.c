@@ -91,7 +91,17 @@ static int pin_gap(struct rb_root *pending, unsigned long start,
 
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		got = mpin_pin_user_pages(start, want, pages);
+		/*
+		 * Lockless fast GUP first: it takes a THP's pages in one step
+		 * (the locked walk goes page by page on 6.1) and stops at the
+		 * first page that is absent, read-only or not long-term
+		 * pinnable (ZONE_MOVABLE, CMA); the locked walk does the rest,
+		 * faulting pages in and migrating them.
+		 */
+		got = pin_user_pages_fast_only(start, want, FOLL_WRITE | FOLL_LONGTERM,
+					       pages);
+		if (got <= 0)
+			got = mpin_pin_user_pages(start, want, pages);
 		if (got <= 0)
 			return got ? (int)got : -EFAULT;
 		ret = mpin_store_build(pending, start, pages, got);
