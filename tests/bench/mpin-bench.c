@@ -1,0 +1,1153 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mpin-bench: mpin()/munpin() against the ways Linux already offers to
+ * make memory stay put, measured in one process with interleaved repeats:
+ *
+ *   mpin      libmpin: mpin()/munpin() (default context) or an explicit
+ *             context (mpin_context_pin/unpin)
+ *   mlock     mlock(2)/munlock(2)
+ *   io_uring  fixed buffers: io_uring_register_buffers()/
+ *             io_uring_unregister_buffers() (liburing)
+ *   ibv       RDMA memory registration: ibv_reg_mr()/ibv_dereg_mr() with
+ *             IBV_ACCESS_LOCAL_WRITE on a verbs device (soft-RoCE rxe0)
+ *
+ * Cases (every repeat measures every case for every peer, the order of the
+ * peers rotating from one repeat to the next; medians over the repeats):
+ *
+ *   4k     SIZE of pre-faulted 4 KiB pages (MADV_NOHUGEPAGE): pin, unpin
+ *   thp    SIZE of pre-faulted THP-backed memory (MADV_HUGEPAGE, 2 MiB
+ *          aligned; the AnonHugePages of the range is checked): pin, unpin
+ *   fresh  SIZE of never-touched memory, a fresh mmap each time (4 KiB
+ *          pages): pin (which faults it in), unpin
+ *   1page  pin + unpin of one pre-faulted page (its own VMA, so mlock never
+ *          splits one), repeated for at least --rt-ms: time per round trip
+ *   2t     two threads, each pinning and unpinning its own --thr-size
+ *          buffer --thr-cycles times, against one thread doing the same
+ *          for one buffer: throughput ratio 2 * T(1 thread) / T(2 threads).
+ *          "2t-sep": separate contexts (mpin context, io_uring ring or
+ *          verbs PD per thread); "2t-shared": the shared ones (mpin's
+ *          default context, one PD).  mlock has only the process's mm.
+ *
+ * It also reports mpin's metadata bytes per pinned page
+ * (/sys/kernel/mpin/metadata_bytes / pinned_pages deltas) while SIZE of
+ * 4 KiB pages, then SIZE of THP, are pinned, and how many runs of
+ * physically contiguous pages the 4 KiB buffer has (/proc/self/pagemap).
+ *
+ * Output: a table of medians and ratios, PASS/MISS per target of issue 6,
+ * and with --csv the raw samples and the summary as CSV (to a file, or
+ * "-": to stdout between marker lines, for a VM console).  --tap instead
+ * prints TAP for the make check smoke test: each peer was measured and
+ * every median is positive, or the peer is skipped with the reason.
+ *
+ * Absolute times under QEMU/TCG mean nothing; ratios within one run do.
+ * Run as root (io_uring and verbs registrations of large buffers are
+ * charged to RLIMIT_MEMLOCK otherwise; pagemap PFNs need root too).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpin.h"
+
+#if defined(HAVE_LIBURING)
+#include <liburing.h>
+#endif
+#if defined(HAVE_IBVERBS)
+#include <infiniband/verbs.h>
+#endif
+
+#define MIB (1024UL * 1024)
+#define THP_SIZE (2 * MIB)
+#define MAX_REPEATS 101
+
+/* --- options ------------------------------------------------------------ */
+static size_t opt_size = 256 * MIB;
+static size_t opt_fresh_size;		/* default: opt_size */
+static size_t opt_thr_size = 32 * MIB;
+static int opt_thr_cycles = 2;
+static int opt_repeats = 7;
+static double opt_rt_ms = 100;		/* per peer per repeat */
+static const char *opt_csv;
+static const char *opt_ibv_dev = "rxe0";
+static int opt_tap;
+static unsigned opt_peers = ~0u;
+static unsigned opt_cases = ~0u;
+
+static size_t psz;
+
+enum { C_4K, C_THP, C_FRESH, C_SCATTER, C_1PAGE, C_2T, C_META, NCASES };
+static const char *const case_name[NCASES] = {
+	"4k", "thp", "fresh", "scatter", "1page", "2t", "metadata"
+};
+#define WANT(c) ((opt_cases >> (c)) & 1)
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "mpin-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(2);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* --- peers --------------------------------------------------------------- */
+/* P_CPU: no peer; the 2-thread ceiling of the VM (pure computation). */
+enum peer { P_MPIN, P_MLOCK, P_URING, P_IBV, NPEERS, P_CPU = NPEERS };
+static const char *const peer_name[NPEERS + 1] = { "mpin", "mlock", "io_uring", "ibv_rxe", "cpu" };
+/* What pin/unpin mean for each peer, for the table's legend. */
+static const char *const peer_ops[NPEERS] = {
+	"mpin()/munpin() (libmpin)",
+	"mlock()/munlock()",
+	"io_uring_register_buffers()/io_uring_unregister_buffers()",
+	"ibv_reg_mr(IBV_ACCESS_LOCAL_WRITE)/ibv_dereg_mr() on soft-RoCE",
+};
+static int peer_ok[NPEERS];
+static char peer_why[NPEERS][160];
+
+#if defined(HAVE_IBVERBS)
+static struct ibv_context *ibv_ctx;
+static struct ibv_pd *ibv_shared_pd;
+#endif
+
+/*
+ * One registration domain of a peer: an mpin context (NULL: the default
+ * one), an io_uring ring, a verbs PD.  Holds the one registration it makes
+ * at a time.
+ */
+struct sess {
+	enum peer peer;
+	struct mpin_context *ctx;
+#if defined(HAVE_LIBURING)
+	struct io_uring ring;
+#endif
+#if defined(HAVE_IBVERBS)
+	struct ibv_pd *pd;
+	int own_pd;
+	struct ibv_mr *mr;
+#endif
+};
+
+/* @shared: mpin's default context, the process-wide verbs PD. */
+static int sess_open(struct sess *s, enum peer p, int shared)
+{
+	memset(s, 0, sizeof(*s));
+	s->peer = p;
+	switch (p) {
+	case P_MPIN:
+		if (!shared && !(s->ctx = mpin_context_open()))
+			return -errno;
+		return 0;
+	case P_MLOCK:
+	case P_CPU:
+		return 0;
+	case P_URING:
+#if defined(HAVE_LIBURING)
+		return io_uring_queue_init(4, &s->ring, 0);
+#else
+		return -ENOSYS;
+#endif
+	case P_IBV:
+#if defined(HAVE_IBVERBS)
+		if (shared) {
+			s->pd = ibv_shared_pd;
+		} else {
+			s->pd = ibv_alloc_pd(ibv_ctx);
+			s->own_pd = 1;
+		}
+		return s->pd ? 0 : -(errno ? errno : ENOMEM);
+#else
+		return -ENOSYS;
+#endif
+	default:
+		return -EINVAL;
+	}
+}
+
+static void sess_close(struct sess *s)
+{
+	switch (s->peer) {
+	case P_MPIN:
+		if (s->ctx)
+			mpin_context_close(s->ctx);
+		break;
+#if defined(HAVE_LIBURING)
+	case P_URING:
+		io_uring_queue_exit(&s->ring);
+		break;
+#endif
+#if defined(HAVE_IBVERBS)
+	case P_IBV:
+		if (s->own_pd)
+			ibv_dealloc_pd(s->pd);
+		break;
+#endif
+	default:
+		break;
+	}
+}
+
+/* The calibration's work: computation only, in proportion to @len. */
+volatile uint64_t cpu_work_sink;
+
+static void cpu_work(size_t len)
+{
+	uint64_t x = 88172645463325252ULL;
+
+	for (size_t i = 0; i < len / 16; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+	}
+	cpu_work_sink = x;
+}
+
+/* 0 or -errno. */
+static int sess_pin(struct sess *s, void *addr, size_t len)
+{
+	switch (s->peer) {
+	case P_MPIN:
+		if (s->ctx)
+			return mpin_context_pin(s->ctx, addr, len) ? -errno : 0;
+		return mpin(addr, len) ? -errno : 0;
+	case P_MLOCK:
+		return mlock(addr, len) ? -errno : 0;
+	case P_CPU:
+		cpu_work(len);
+		return 0;
+#if defined(HAVE_LIBURING)
+	case P_URING: {
+		struct iovec iov = { .iov_base = addr, .iov_len = len };
+
+		return io_uring_register_buffers(&s->ring, &iov, 1);
+	}
+#endif
+#if defined(HAVE_IBVERBS)
+	case P_IBV:
+		s->mr = ibv_reg_mr(s->pd, addr, len, IBV_ACCESS_LOCAL_WRITE);
+		return s->mr ? 0 : -(errno ? errno : EINVAL);
+#endif
+	default:
+		return -ENOSYS;
+	}
+}
+
+static int sess_unpin(struct sess *s, void *addr, size_t len)
+{
+	switch (s->peer) {
+	case P_MPIN:
+		if (s->ctx)
+			return mpin_context_unpin(s->ctx, addr, len) ? -errno : 0;
+		return munpin(addr, len) ? -errno : 0;
+	case P_MLOCK:
+		return munlock(addr, len) ? -errno : 0;
+	case P_CPU:
+		return 0;
+#if defined(HAVE_LIBURING)
+	case P_URING:
+		return io_uring_unregister_buffers(&s->ring);
+#endif
+#if defined(HAVE_IBVERBS)
+	case P_IBV: {
+		int ret = ibv_dereg_mr(s->mr);
+
+		s->mr = NULL;
+		return ret > 0 ? -ret : ret;
+	}
+#endif
+	default:
+		(void)addr;
+		(void)len;
+		return -ENOSYS;
+	}
+}
+
+static void check(int ret, enum peer p, const char *what)
+{
+	if (ret)
+		die("%s: %s failed: %s", peer_name[p], what, strerror(-ret));
+}
+
+/* Find out which peers this machine can measure, and why not. */
+static void peers_probe(void)
+{
+	for (int p = 0; p < NPEERS; p++) {
+		peer_ok[p] = (opt_peers >> p) & 1;
+		if (!peer_ok[p])
+			snprintf(peer_why[p], sizeof(peer_why[p]), "not selected (--peers)");
+	}
+	if (peer_ok[P_MPIN] && mpin_query(NULL, NULL, NULL)) {
+		peer_ok[P_MPIN] = 0;
+		snprintf(peer_why[P_MPIN], sizeof(peer_why[P_MPIN]),
+			 "libmpin: %s (is mpin.ko loaded?)", strerror(errno));
+	}
+#if defined(HAVE_LIBURING)
+	if (peer_ok[P_URING]) {
+		struct sess s;
+		int ret = sess_open(&s, P_URING, 0);
+
+		if (ret) {
+			peer_ok[P_URING] = 0;
+			snprintf(peer_why[P_URING], sizeof(peer_why[P_URING]),
+				 "io_uring_queue_init: %s", strerror(-ret));
+		} else {
+			sess_close(&s);
+		}
+	}
+#else
+	peer_ok[P_URING] = 0;
+	snprintf(peer_why[P_URING], sizeof(peer_why[P_URING]),
+		 "built without liburing (apt-get install liburing-dev)");
+#endif
+#if defined(HAVE_IBVERBS)
+	if (peer_ok[P_IBV]) {
+		struct ibv_device **list = ibv_get_device_list(NULL);
+		struct ibv_device *dev = NULL;
+
+		for (int i = 0; list && list[i]; i++)
+			if (!strcmp(ibv_get_device_name(list[i]), opt_ibv_dev))
+				dev = list[i];
+		if (!dev) {
+			peer_ok[P_IBV] = 0;
+			snprintf(peer_why[P_IBV], sizeof(peer_why[P_IBV]),
+				 "no verbs device %s (rdma link add %s type rxe netdev ...; ibverbs-providers)",
+				 opt_ibv_dev, opt_ibv_dev);
+		} else if (!(ibv_ctx = ibv_open_device(dev)) ||
+			   !(ibv_shared_pd = ibv_alloc_pd(ibv_ctx))) {
+			peer_ok[P_IBV] = 0;
+			snprintf(peer_why[P_IBV], sizeof(peer_why[P_IBV]),
+				 "%s: ibv_open_device/ibv_alloc_pd: %s", opt_ibv_dev, strerror(errno));
+		}
+		if (list)
+			ibv_free_device_list(list);
+	}
+#else
+	peer_ok[P_IBV] = 0;
+	snprintf(peer_why[P_IBV], sizeof(peer_why[P_IBV]),
+		 "built without libibverbs (apt-get install libibverbs-dev)");
+#endif
+}
+
+/* --- samples ------------------------------------------------------------- */
+/*
+ * A series: one metric of one case for one peer, a sample per repeat.
+ * "lower" says whether less is better (times) or more (speed-ups).
+ */
+struct series {
+	const char *cas, *metric;
+	enum peer peer;
+	int lower;
+	int n;
+	double v[MAX_REPEATS];
+};
+static struct series ser[64];
+static int nser;
+
+static struct series *series(const char *cas, const char *metric, enum peer p, int lower)
+{
+	for (int i = 0; i < nser; i++)
+		if (ser[i].peer == p && !strcmp(ser[i].cas, cas) && !strcmp(ser[i].metric, metric))
+			return &ser[i];
+	if (nser == (int)(sizeof(ser) / sizeof(ser[0])))
+		die("too many series");
+	ser[nser] = (struct series){ .cas = cas, .metric = metric, .peer = p, .lower = lower };
+	return &ser[nser++];
+}
+
+static void add(const char *cas, const char *metric, enum peer p, int lower, double v)
+{
+	struct series *s = series(cas, metric, p, lower);
+
+	if (s->n < MAX_REPEATS)
+		s->v[s->n++] = v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median_of(const struct series *s)
+{
+	double v[MAX_REPEATS];
+
+	if (!s || !s->n)
+		return NAN;
+	memcpy(v, s->v, s->n * sizeof(v[0]));
+	qsort(v, s->n, sizeof(v[0]), cmp_double);
+	return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+}
+
+static double median(const char *cas, const char *metric, enum peer p)
+{
+	for (int i = 0; i < nser; i++)
+		if (ser[i].peer == p && !strcmp(ser[i].cas, cas) && !strcmp(ser[i].metric, metric))
+			return median_of(&ser[i]);
+	return NAN;
+}
+
+/* --- memory -------------------------------------------------------------- */
+static void *map_anon(size_t len, int advice)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap %zu MiB: %s", len / MIB, strerror(errno));
+	if (advice >= 0 && madvise(p, len, advice))
+		die("madvise: %s", strerror(errno));
+	return p;
+}
+
+static void touch(char *p, size_t len)
+{
+	for (size_t off = 0; off < len; off += psz)
+		p[off] = 1;
+}
+
+/*
+ * Pre-faulted 4 KiB pages that are physically scattered: faulted in turn
+ * with the pages of a second buffer, which is then unmapped, so no two
+ * neighbours are (usually) physically adjacent: mpin's worst case.
+ */
+static char *map_scattered(size_t len)
+{
+	char *p = map_anon(len, MADV_NOHUGEPAGE), *q = map_anon(len, MADV_NOHUGEPAGE);
+
+	for (size_t off = 0; off < len; off += psz) {
+		p[off] = 1;
+		q[off] = 1;
+	}
+	munmap(q, len);
+	return p;
+}
+
+/* 2 MiB-aligned, THP-backed, pre-faulted. */
+static char *map_thp(size_t len, char **base, size_t *maplen)
+{
+	*maplen = len + THP_SIZE;
+	*base = mmap(NULL, *maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*base == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	char *p = (char *)(((uintptr_t)*base + THP_SIZE - 1) & ~(uintptr_t)(THP_SIZE - 1));
+
+	if (madvise(p, len, MADV_HUGEPAGE))
+		die("madvise(MADV_HUGEPAGE): %s", strerror(errno));
+	touch(p, len);
+	return p;
+}
+
+/* Sum of a "Field: N kB" line of /proc/self/smaps over VMAs inside [p, p+len). */
+static long smaps_kb_range(const void *p, size_t len, const char *field)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	uintptr_t lo = (uintptr_t)p, hi = lo + len, s, e;
+	int in = 0;
+	long sum = 0, kb;
+	size_t fl = strlen(field);
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = s < hi && e > lo;
+			continue;
+		}
+		if (in && !strncmp(line, field, fl) && line[fl] == ':' &&
+		    sscanf(line + fl + 1, "%ld", &kb) == 1)
+			sum += kb;
+	}
+	fclose(f);
+	return sum;
+}
+
+/* Runs of physically contiguous pages in [p, p+len), or -1. */
+static long phys_runs(const void *p, size_t len)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	size_t n = len / psz;
+	uint64_t *e;
+	long runs = 0;
+	uint64_t prev = 0;
+
+	if (fd < 0)
+		return -1;
+	e = malloc(n * sizeof(*e));
+	if (!e || pread(fd, e, n * sizeof(*e), (uintptr_t)p / psz * sizeof(*e)) != (ssize_t)(n * sizeof(*e))) {
+		free(e);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t pfn = e[i] & ((1ULL << 55) - 1);
+
+		if (!(e[i] >> 63) || !pfn) {
+			free(e);
+			return -1;	/* not present, or PFNs hidden (not root) */
+		}
+		if (!i || pfn != prev + 1)
+			runs++;
+		prev = pfn;
+	}
+	free(e);
+	return runs;
+}
+
+/* --- sysfs --------------------------------------------------------------- */
+static int sysfs_read(const char *name, long long *v)
+{
+	char path[128];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mpin/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%lld", v) == 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+/* --- cases --------------------------------------------------------------- */
+static int peer_order[NPEERS];
+static int npeer_order;
+
+/* The peers to run this repeat: the available ones, rotated by @rep. */
+static void rotate(int rep)
+{
+	int avail[NPEERS], n = 0;
+
+	for (int p = 0; p < NPEERS; p++)
+		if (peer_ok[p])
+			avail[n++] = p;
+	for (int i = 0; i < n; i++)
+		peer_order[i] = avail[(i + rep) % n];
+	npeer_order = n;
+}
+
+/* Pin and unpin [buf, buf+len) once with peer @p; records both times. */
+static void pin_unpin(const char *cas, enum peer p, char *buf, size_t len)
+{
+	struct sess s;
+	double t0, t1, t2;
+
+	check(sess_open(&s, p, p == P_MPIN), p, "open");
+	t0 = now();
+	check(sess_pin(&s, buf, len), p, "pin");
+	t1 = now();
+	check(sess_unpin(&s, buf, len), p, "unpin");
+	t2 = now();
+	sess_close(&s);
+	add(cas, "pin", p, 1, t1 - t0);
+	add(cas, "unpin", p, 1, t2 - t1);
+}
+
+static void case_fresh(enum peer p, size_t len)
+{
+	char *buf = map_anon(len, MADV_NOHUGEPAGE);
+
+	pin_unpin("fresh", p, buf, len);
+	munmap(buf, len);
+}
+
+/* One page in a VMA of its own (PROT_NONE guards): mlock splits nothing. */
+static char *page_vma;
+
+static void case_1page(enum peer p)
+{
+	struct sess s;
+	char *pg = page_vma + psz;
+	long iters = 0, batch = 1;
+	double t0, t, deadline;
+
+	check(sess_open(&s, p, p == P_MPIN), p, "open");
+	t0 = now();
+	deadline = t0 + opt_rt_ms / 1000;
+	/* Batches that double up to 64 round trips: few clock reads, and a
+	 * slow peer (io_uring: milliseconds each) does not overrun much. */
+	do {
+		for (long i = 0; i < batch; i++) {
+			check(sess_pin(&s, pg, psz), p, "pin 1 page");
+			check(sess_unpin(&s, pg, psz), p, "unpin 1 page");
+		}
+		iters += batch;
+		if (batch < 64)
+			batch *= 2;
+		t = now();
+	} while (t < deadline);
+	sess_close(&s);
+	add("1page", "roundtrip", p, 1, (t - t0) / iters);
+}
+
+/* --- two threads --------------------------------------------------------- */
+struct worker {
+	pthread_t th;
+	struct sess *s;
+	char *buf;
+	size_t len;
+	int cycles;
+	pthread_barrier_t *bar;
+	int err;
+	double t_start, t_end;
+};
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+
+	pthread_barrier_wait(w->bar);
+	w->t_start = now();
+	for (int c = 0; c < w->cycles && !w->err; c++) {
+		w->err = sess_pin(w->s, w->buf, w->len);
+		if (!w->err)
+			w->err = sess_unpin(w->s, w->buf, w->len);
+	}
+	w->t_end = now();
+	return NULL;
+}
+
+/* Wall time of @n workers (1 or 2) released together by a barrier. */
+static double run_workers(struct worker *w, int n, enum peer p)
+{
+	pthread_barrier_t bar;
+	double t0 = INFINITY, t1 = 0;
+
+	pthread_barrier_init(&bar, NULL, n + 1);
+	for (int i = 0; i < n; i++) {
+		w[i].bar = &bar;
+		w[i].err = 0;
+		if (pthread_create(&w[i].th, NULL, worker_fn, &w[i]))
+			die("pthread_create failed");
+	}
+	pthread_barrier_wait(&bar);
+	for (int i = 0; i < n; i++) {
+		pthread_join(w[i].th, NULL);
+		check(w[i].err, p, "pin/unpin in a thread");
+		if (w[i].t_start < t0)
+			t0 = w[i].t_start;
+		if (w[i].t_end > t1)
+			t1 = w[i].t_end;
+	}
+	pthread_barrier_destroy(&bar);
+	return t1 - t0;
+}
+
+static char *thr_buf[2];
+
+/* @shared: one registration domain for both threads (mpin's default context). */
+static void case_2threads(enum peer p, int shared)
+{
+	const char *cas = shared ? "2t-shared" : "2t-sep";
+	struct sess s[2];
+	struct worker w[2];
+	double t1, t2;
+
+	check(sess_open(&s[0], p, shared), p, "open");
+	if (shared)
+		s[1] = s[0];
+	else
+		check(sess_open(&s[1], p, 0), p, "open");
+	for (int i = 0; i < 2; i++)
+		w[i] = (struct worker){ .s = &s[i], .buf = thr_buf[i], .len = opt_thr_size,
+					.cycles = opt_thr_cycles };
+	t1 = run_workers(&w[0], 1, p);
+	t2 = run_workers(w, 2, p);
+	sess_close(&s[0]);
+	if (!shared)
+		sess_close(&s[1]);
+	add(cas, "1thread", p, 1, t1);
+	add(cas, "2threads", p, 1, t2);
+	add(cas, "speedup", p, 0, 2 * t1 / t2);
+}
+
+/* --- metadata ------------------------------------------------------------ */
+static int meta_have;
+static double meta_4k = NAN, meta_thp = NAN;
+static long long meta_4k_bytes, meta_4k_pages, meta_thp_bytes, meta_thp_pages;
+static double meta_scat = NAN;
+static long long meta_scat_bytes, meta_scat_pages;
+static long runs_4k = -1, runs_scat = -1;
+
+static void measure_metadata(char *buf4k, char *bufthp, char *bufscat)
+{
+	long long p0, m0, p1, m1, p2, m2, p3, m3;
+	int have_m;
+
+	if (!peer_ok[P_MPIN])
+		return;
+	have_m = sysfs_read("metadata_bytes", &m0) == 0;
+	if (sysfs_read("pinned_pages", &p0))
+		die("cannot read /sys/kernel/mpin/pinned_pages");
+	check(mpin(buf4k, opt_size) ? -errno : 0, P_MPIN, "pin 4k buffer");
+	sysfs_read("pinned_pages", &p1);
+	if (have_m)
+		sysfs_read("metadata_bytes", &m1);
+	check(mpin(bufthp, opt_size) ? -errno : 0, P_MPIN, "pin THP buffer");
+	sysfs_read("pinned_pages", &p2);
+	if (have_m)
+		sysfs_read("metadata_bytes", &m2);
+	p3 = p2, m3 = m2;
+	if (bufscat) {
+		check(mpin(bufscat, opt_size) ? -errno : 0, P_MPIN, "pin scattered buffer");
+		sysfs_read("pinned_pages", &p3);
+		if (have_m)
+			sysfs_read("metadata_bytes", &m3);
+		check(munpin(bufscat, opt_size) ? -errno : 0, P_MPIN, "unpin");
+	}
+	check(munpin(bufthp, opt_size) ? -errno : 0, P_MPIN, "unpin");
+	check(munpin(buf4k, opt_size) ? -errno : 0, P_MPIN, "unpin");
+	meta_4k_pages = p1 - p0;
+	meta_thp_pages = p2 - p1;
+	meta_scat_pages = p3 - p2;
+	if (have_m) {
+		meta_have = 1;
+		meta_4k_bytes = m1 - m0;
+		meta_thp_bytes = m2 - m1;
+		meta_scat_bytes = m3 - m2;
+		if (meta_4k_pages > 0)
+			meta_4k = (double)meta_4k_bytes / meta_4k_pages;
+		if (meta_thp_pages > 0)
+			meta_thp = (double)meta_thp_bytes / meta_thp_pages;
+		if (meta_scat_pages > 0)
+			meta_scat = (double)meta_scat_bytes / meta_scat_pages;
+	}
+}
+
+/* --- report -------------------------------------------------------------- */
+/* Time with a unit that keeps 3-4 significant digits. */
+static const char *fmt_time(char *b, size_t n, double s)
+{
+	if (isnan(s))
+		snprintf(b, n, "-");
+	else if (s >= 1)
+		snprintf(b, n, "%.3f s", s);
+	else if (s >= 1e-3)
+		snprintf(b, n, "%.2f ms", s * 1e3);
+	else
+		snprintf(b, n, "%.2f us", s * 1e6);
+	return b;
+}
+
+struct row {
+	const char *cas, *metric, *label;
+	int speed;			/* a speed-up (x), not a time */
+};
+
+static const struct row rows[] = {
+	{ "4k", "pin", "4 KiB pages: pin", 0 },
+	{ "4k", "unpin", "4 KiB pages: unpin", 0 },
+	{ "thp", "pin", "THP: pin", 0 },
+	{ "thp", "unpin", "THP: unpin", 0 },
+	{ "fresh", "pin", "never touched: pin", 0 },
+	{ "fresh", "unpin", "never touched: unpin", 0 },
+	{ "scatter", "pin", "scattered 4 KiB: pin", 0 },
+	{ "scatter", "unpin", "scattered 4 KiB: unpin", 0 },
+	{ "1page", "roundtrip", "1 page: pin+unpin", 0 },
+	{ "2t-sep", "speedup", "2 threads/1, own domains", 1 },
+	{ "2t-shared", "speedup", "2 threads/1, shared domain", 1 },
+	{ "2t-sep", "speedup", "2 threads/1, computation", 2 },
+};
+#define NROWS (int)(sizeof(rows) / sizeof(rows[0]))
+
+static void print_table(void)
+{
+	char b[NPEERS][32];
+
+	printf("\nMedians of %d interleaved repeats (ratios: mpin's median / the peer's)\n",
+	       opt_repeats);
+	printf("%-28s %11s %11s %11s %11s %10s %10s %10s\n", "case", "mpin", "mlock",
+	       "io_uring", "ibv_rxe", "/mlock", "/io_uring", "/ibv_rxe");
+	for (int r = 0; r < NROWS; r++) {
+		double m[NPEERS];
+
+		if (rows[r].speed == 2) {
+			double cpu = median(rows[r].cas, rows[r].metric, P_CPU);
+
+			if (!isnan(cpu))
+				printf("%-28s %11.2fx  (no pinning: the VM's ceiling for 2 threads now)\n",
+				       rows[r].label, cpu);
+			continue;
+		}
+		for (int p = 0; p < NPEERS; p++) {
+			m[p] = median(rows[r].cas, rows[r].metric, p);
+			if (rows[r].speed)
+				snprintf(b[p], sizeof(b[p]), isnan(m[p]) ? "-" : "%.2fx", m[p]);
+			else
+				fmt_time(b[p], sizeof(b[p]), m[p]);
+		}
+		printf("%-28s %11s %11s %11s %11s", rows[r].label, b[0], b[1], b[2], b[3]);
+		for (int p = 1; p < NPEERS; p++) {
+			if (isnan(m[0]) || isnan(m[p]) || m[p] <= 0)
+				printf(" %10s", "-");
+			else
+				printf(" %9.2fx", m[0] / m[p]);
+		}
+		printf("\n");
+	}
+	printf("(2-thread rows: throughput of 2 threads on disjoint %zu MiB buffers over 1 thread's;\n"
+	       " own domains = a context/ring/PD per thread, shared = mpin's default context, one PD)\n",
+	       opt_thr_size / MIB);
+	if (!meta_have)
+		printf("mpin metadata: n/a (this module has no /sys/kernel/mpin/metadata_bytes)\n");
+	else
+		printf("mpin metadata: 4 KiB pages %.3f bytes/page (%lld B for %lld pages in %ld physical runs);\n"
+		       "  THP %.4f bytes/page (%lld B for %lld pages);\n"
+		       "  scattered 4 KiB pages %.3f bytes/page (%lld B for %lld pages in %ld physical runs)\n",
+		       meta_4k, meta_4k_bytes, meta_4k_pages, runs_4k, meta_thp, meta_thp_bytes,
+		       meta_thp_pages, meta_scat, meta_scat_bytes, meta_scat_pages, runs_scat);
+}
+
+struct target {
+	const char *what;
+	double value, limit;
+	int at_most;
+	const char *unit;
+};
+
+static int print_targets(void)
+{
+	struct target t[] = {
+		{ "mpin 4 KiB <= 0.8x ibv_reg_mr", median("4k", "pin", P_MPIN) / median("4k", "pin", P_IBV), 0.8, 1, "x" },
+		{ "mpin 4 KiB <= 0.5x io_uring registration", median("4k", "pin", P_MPIN) / median("4k", "pin", P_URING), 0.5, 1, "x" },
+		{ "munpin 4 KiB <= 0.8x ibv_dereg_mr", median("4k", "unpin", P_MPIN) / median("4k", "unpin", P_IBV), 0.8, 1, "x" },
+		{ "mpin THP <= 2x mlock", median("thp", "pin", P_MPIN) / median("thp", "pin", P_MLOCK), 2, 1, "x" },
+		{ "1-page round trip <= 1.5x mlock+munlock", median("1page", "roundtrip", P_MPIN) / median("1page", "roundtrip", P_MLOCK), 1.5, 1, "x" },
+		{ "2 threads >= 1.6x 1 thread (own contexts)", median("2t-sep", "speedup", P_MPIN), 1.6, 0, "x" },
+		{ "2 threads >= 1.6x 1 thread (default context)", median("2t-shared", "speedup", P_MPIN), 1.6, 0, "x" },
+		{ "metadata, 4 KiB pages <= 8 B/page", meta_4k, 8, 1, " B/page" },
+		{ "metadata, scattered 4 KiB pages <= 8 B/page", meta_scat, 8, 1, " B/page" },
+		{ "metadata, THP <= 0.1 B/page", meta_thp, 0.1, 1, " B/page" },
+	};
+	int miss = 0;
+	double ceiling = median("2t-sep", "speedup", P_CPU);
+
+	printf("\nTargets (issue 6):\n");
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *v;
+
+		if (isnan(t[i].value))
+			v = "n/a ";
+		else if (t[i].at_most ? t[i].value <= t[i].limit : t[i].value >= t[i].limit)
+			v = "PASS";
+		else
+			v = "MISS", miss++;
+		if (isnan(t[i].value))
+			printf("  %s  %-46s (not measured)\n", v, t[i].what);
+		else
+			printf("  %s  %-46s measured %.4g%s\n", v, t[i].what, t[i].value, t[i].unit);
+		/* Two threads cannot beat what the VM's two vCPUs gave plain computation. */
+		if (!strncmp(t[i].what, "2 threads", 9) && !isnan(ceiling))
+			printf("        (the VM's 2-thread ceiling in this run: %.2fx%s)\n", ceiling,
+			       ceiling < t[i].limit ? "; below the target: the host's CPUs were busy, "
+			       "so this run cannot judge it" : "");
+	}
+	return miss;
+}
+
+static void write_csv(FILE *f, int console)
+{
+	if (console)
+		fprintf(f, "--- mpin-bench samples.csv begin ---\n");
+	fprintf(f, "case,metric,peer,repeat,value\n");
+	for (int i = 0; i < nser; i++)
+		for (int j = 0; j < ser[i].n; j++)
+			fprintf(f, "%s,%s,%s,%d,%.9g\n", ser[i].cas, ser[i].metric,
+				peer_name[ser[i].peer], j, ser[i].v[j]);
+	if (console)
+		fprintf(f, "--- mpin-bench samples.csv end ---\n--- mpin-bench summary.csv begin ---\n");
+	else
+		fprintf(f, "\n");
+	fprintf(f, "case,metric,peer,median,n,min,max,ratio_mpin_over_peer\n");
+	for (int i = 0; i < nser; i++) {
+		double v[MAX_REPEATS], med = median_of(&ser[i]);
+		double mm = median(ser[i].cas, ser[i].metric, P_MPIN);
+
+		memcpy(v, ser[i].v, ser[i].n * sizeof(v[0]));
+		qsort(v, ser[i].n, sizeof(v[0]), cmp_double);
+		fprintf(f, "%s,%s,%s,%.9g,%d,%.9g,%.9g,%.6g\n", ser[i].cas, ser[i].metric,
+			peer_name[ser[i].peer], med, ser[i].n, v[0], v[ser[i].n - 1], mm / med);
+	}
+	if (meta_have) {
+		fprintf(f, "metadata,bytes_per_page_4k,mpin,%.6g,1,,,\n", meta_4k);
+		fprintf(f, "metadata,bytes_per_page_thp,mpin,%.6g,1,,,\n", meta_thp);
+		fprintf(f, "metadata,bytes_per_page_scatter,mpin,%.6g,1,,,\n", meta_scat);
+	}
+	if (console)
+		fprintf(f, "--- mpin-bench summary.csv end ---\n");
+}
+
+/* TAP for the smoke test: each peer measured, every median positive. */
+static int print_tap(void)
+{
+	int n = 0, failed = 0;
+
+	for (int p = 0; p < NPEERS; p++) {
+		int nmed = 0, bad = 0;
+
+		n++;
+		if (!peer_ok[p]) {
+			printf("ok %d - %s measured # SKIP %s\n", n, peer_name[p], peer_why[p]);
+			continue;
+		}
+		for (int i = 0; i < nser; i++) {
+			if (ser[i].peer != (enum peer)p)
+				continue;
+			double m = median_of(&ser[i]);
+
+			nmed++;
+			if (!(m > 0) || ser[i].n != opt_repeats) {
+				bad++;
+				printf("# %s %s %s: median %g over %d samples\n", peer_name[p],
+				       ser[i].cas, ser[i].metric, m, ser[i].n);
+			}
+		}
+		/* pin/unpin cases: 2 each; 1page: 1; 2t-sep: 3; 2t-shared: 3 (not io_uring). */
+		int want = 2 * (WANT(C_4K) + WANT(C_THP) + WANT(C_FRESH) + WANT(C_SCATTER)) +
+			   WANT(C_1PAGE) + WANT(C_2T) * (3 + (p == P_URING ? 0 : 3));
+
+		if (nmed != want || bad) {
+			failed++;
+			printf("not ok %d - %s measured: %d of %d medians, %d not positive\n", n,
+			       peer_name[p], nmed, want, bad);
+		} else {
+			printf("ok %d - %s measured: %d medians of %d repeats, all positive\n", n,
+			       peer_name[p], nmed, opt_repeats);
+		}
+	}
+	n++;
+	if (!WANT(C_META) || !WANT(C_SCATTER))
+		printf("ok %d - metadata bytes per page # SKIP not selected (--cases)\n", n);
+	else if (!peer_ok[P_MPIN])
+		printf("ok %d - metadata bytes per page # SKIP mpin not available\n", n);
+	else if (!meta_have)
+		printf("ok %d - metadata bytes per page # SKIP n/a: no /sys/kernel/mpin/metadata_bytes\n", n);
+	else if (meta_4k > 0 && meta_thp > 0 && meta_scat > 0 &&
+		 meta_4k_pages == (long long)(opt_size / psz) &&
+		 meta_thp_pages == (long long)(opt_size / psz) &&
+		 meta_scat_pages == (long long)(opt_size / psz))
+		printf("ok %d - metadata bytes per page: 4 KiB %.3f, THP %.4f, scattered %.3f\n", n,
+		       meta_4k, meta_thp, meta_scat);
+	else
+		failed++, printf("not ok %d - metadata bytes per page: 4 KiB %g (%lld pages), THP %g (%lld pages), "
+				 "scattered %g (%lld pages)\n", n, meta_4k, meta_4k_pages, meta_thp,
+				 meta_thp_pages, meta_scat, meta_scat_pages);
+	printf("1..%d\n", n);
+	return failed ? 1 : 0;
+}
+
+static size_t parse_mib(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || v <= 0)
+		die("bad size '%s' (MiB)", s);
+	return ((size_t)(v * MIB) + THP_SIZE - 1) & ~(THP_SIZE - 1);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mpin-bench [options]\n"
+		"  --size MIB        4 KiB and THP buffers (default 256)\n"
+		"  --fresh-size MIB  never-touched buffer (default: --size)\n"
+		"  --thr-size MIB    each thread's buffer (default 32)\n"
+		"  --thr-cycles N    pin+unpin cycles per thread (default 2)\n"
+		"  --repeats N       interleaved repeats, >= 1 (default 7)\n"
+		"  --rt-ms MS        time per peer per repeat of the 1-page round trip (default 100)\n"
+		"  --peers LIST      comma-separated subset of mpin,mlock,io_uring,ibv_rxe\n"
+		"  --cases LIST      comma-separated subset of 4k,thp,fresh,scatter,1page,2t,metadata\n"
+		"  --ibv-dev NAME    verbs device (default rxe0)\n"
+		"  --csv FILE|-      write samples and summary CSV (-: stdout between markers)\n"
+		"  --tap             TAP output for the smoke test\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "size", 1, 0, 's' }, { "fresh-size", 1, 0, 'f' }, { "thr-size", 1, 0, 'T' },
+		{ "thr-cycles", 1, 0, 'c' }, { "repeats", 1, 0, 'r' }, { "rt-ms", 1, 0, 'R' },
+		{ "peers", 1, 0, 'p' }, { "cases", 1, 0, 'C' }, { "ibv-dev", 1, 0, 'd' }, { "csv", 1, 0, 'o' },
+		{ "tap", 0, 0, 't' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+	};
+	char *buf4k, *bufthp, *thpbase, *thrbase, *bufscat = NULL;
+	size_t thpmaplen;
+	long thp_kb;
+	double t_start = now();
+	int c;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': opt_size = parse_mib(optarg); break;
+		case 'f': opt_fresh_size = parse_mib(optarg); break;
+		case 'T': opt_thr_size = parse_mib(optarg); break;
+		case 'c': opt_thr_cycles = atoi(optarg); break;
+		case 'r': opt_repeats = atoi(optarg); break;
+		case 'R': opt_rt_ms = atof(optarg); break;
+		case 'd': opt_ibv_dev = optarg; break;
+		case 'o': opt_csv = optarg; break;
+		case 't': opt_tap = 1; break;
+		case 'p': {
+			char *save, *tok, *list = strdup(optarg);
+
+			opt_peers = 0;
+			for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				int p;
+
+				for (p = 0; p < NPEERS && strcmp(tok, peer_name[p]); p++)
+					;
+				if (p == NPEERS)
+					die("unknown peer '%s'", tok);
+				opt_peers |= 1u << p;
+			}
+			free(list);
+			break;
+		}
+		case 'C': {
+			char *save, *tok, *list = strdup(optarg);
+
+			opt_cases = 0;
+			for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				int c;
+
+				for (c = 0; c < NCASES && strcmp(tok, case_name[c]); c++)
+					;
+				if (c == NCASES)
+					die("unknown case '%s'", tok);
+				opt_cases |= 1u << c;
+			}
+			free(list);
+			break;
+		}
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || opt_repeats < 1 || opt_repeats > MAX_REPEATS || opt_thr_cycles < 1 ||
+	    opt_rt_ms <= 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (!opt_fresh_size)
+		opt_fresh_size = opt_size;
+	psz = sysconf(_SC_PAGESIZE);
+	if (geteuid() != 0)
+		fprintf(stderr, "mpin-bench: warning: not root: io_uring/verbs registrations are "
+				"charged to RLIMIT_MEMLOCK and PFNs are hidden\n");
+	else {
+		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+		setrlimit(RLIMIT_MEMLOCK, &rl);
+	}
+
+	peers_probe();
+	if (opt_tap)
+		printf("# mpin-bench smoke: %zu MiB buffers, %d repeats\n", opt_size / MIB, opt_repeats);
+	for (int p = 0; p < NPEERS; p++)
+		printf("%s%-9s %s%s%s\n", opt_tap ? "# " : "", peer_name[p],
+		       peer_ok[p] ? peer_ops[p] : "not measured: ", peer_ok[p] ? "" : peer_why[p], "");
+
+	/* The long-lived buffers. */
+	buf4k = map_anon(opt_size, MADV_NOHUGEPAGE);
+	touch(buf4k, opt_size);
+	runs_4k = phys_runs(buf4k, opt_size);
+	bufthp = map_thp(opt_size, &thpbase, &thpmaplen);
+	thp_kb = smaps_kb_range(bufthp, opt_size, "AnonHugePages");
+	if (WANT(C_SCATTER)) {
+		bufscat = map_scattered(opt_size);
+		runs_scat = phys_runs(bufscat, opt_size);
+	}
+	thrbase = map_anon(2 * opt_thr_size, MADV_NOHUGEPAGE);
+	touch(thrbase, 2 * opt_thr_size);
+	thr_buf[0] = thrbase;
+	thr_buf[1] = thrbase + opt_thr_size;
+	page_vma = map_anon(3 * psz, -1);
+	if (mprotect(page_vma, psz, PROT_NONE) || mprotect(page_vma + 2 * psz, psz, PROT_NONE))
+		die("mprotect: %s", strerror(errno));
+	page_vma[psz] = 1;
+
+	printf("%s4 KiB buffer: %zu MiB in %ld runs of physically contiguous pages; scattered buffer: %ld runs;\n"
+	       "%sTHP buffer: %zu MiB, AnonHugePages %ld MiB%s\n", opt_tap ? "# " : "", opt_size / MIB,
+	       runs_4k, runs_scat, opt_tap ? "# " : "", opt_size / MIB, thp_kb / 1024,
+	       thp_kb * 1024 < (long)opt_size * 9 / 10 ? " (WARNING: mostly not THP-backed)" : "");
+	if (opt_tap && thp_kb <= 0)
+		printf("# THP: none (the THP case measures 4 KiB pages)\n");
+
+	for (int rep = 0; rep < opt_repeats; rep++) {
+		double tr = now();
+
+		rotate(rep);
+		for (int i = 0; i < npeer_order && WANT(C_4K); i++)
+			pin_unpin("4k", peer_order[i], buf4k, opt_size);
+		for (int i = 0; i < npeer_order && WANT(C_THP); i++)
+			pin_unpin("thp", peer_order[i], bufthp, opt_size);
+		for (int i = 0; i < npeer_order && WANT(C_FRESH); i++)
+			case_fresh(peer_order[i], opt_fresh_size);
+		for (int i = 0; i < npeer_order && WANT(C_SCATTER); i++)
+			pin_unpin("scatter", peer_order[i], bufscat, opt_size);
+		for (int i = 0; i < npeer_order && WANT(C_1PAGE); i++)
+			case_1page(peer_order[i]);
+		for (int i = 0; i < npeer_order && WANT(C_2T); i++)
+			case_2threads(peer_order[i], 0);
+		for (int i = 0; i < npeer_order && WANT(C_2T); i++)
+			if (peer_order[i] != P_URING)	/* one buffer table per ring */
+				case_2threads(peer_order[i], 1);
+		if (WANT(C_2T))
+			case_2threads(P_CPU, 0);
+		if (!opt_tap)
+			printf("repeat %d/%d done in %.1f s\n", rep + 1, opt_repeats, now() - tr);
+	}
+	if (WANT(C_META))
+		measure_metadata(buf4k, bufthp, bufscat);
+
+	if (opt_tap)
+		return print_tap();
+	print_table();
+	print_targets();
+	if (opt_csv) {
+		if (!strcmp(opt_csv, "-")) {
+			write_csv(stdout, 1);
+		} else {
+			FILE *f = fopen(opt_csv, "w");
+
+			if (!f)
+				die("%s: %s", opt_csv, strerror(errno));
+			write_csv(f, 0);
+			fclose(f);
+			printf("CSV: %s\n", opt_csv);
+		}
+	}
+	printf("mpin-bench: %.1f s\n", now() - t_start);
+	return 0;
+}

@@ -1,0 +1,68 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Draw the benchmark's summary.csv as a PNG with gnuplot:
+#   tests/bench/plot.sh summary.csv bench.png
+# Left: each case's median time for every peer relative to mpin's (mpin =
+# 1; above 1 the peer is slower; log scale).  Right: throughput of two
+# threads over one, per peer and for pure computation (the VM's ceiling).
+# Only ratios are drawn: under QEMU/TCG absolute times mean nothing.
+set -eu
+csv=${1:?usage: plot.sh summary.csv out.png}
+png=${2:?usage: plot.sh summary.csv out.png}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# rel.dat: label, then mlock io_uring ibv_rxe medians over mpin's.
+awk -F, '
+	NR > 1 { m[$1 "," $2 "," $3] = $4 }
+	END {
+		n = split("4k,pin 4k,unpin thp,pin thp,unpin fresh,pin fresh,unpin scatter,pin scatter,unpin 1page,roundtrip", r, " ")
+		split("4K-pin 4K-unpin THP-pin THP-unpin fresh-pin fresh-unpin scatter-pin scatter-unpin 1page-rt", lab, " ")
+		for (i = 1; i <= n; i++) {
+			base = m[r[i] ",mpin"]
+			if (base == "" || base <= 0) continue
+			line = lab[i] " 1"
+			split("mlock io_uring ibv_rxe", p, " ")
+			for (j = 1; j <= 3; j++) {
+				v = m[r[i] "," p[j]]
+				line = line " " (v == "" ? "NaN" : v / base)
+			}
+			print line
+		}
+	}' "$csv" >"$tmp/rel.dat"
+# thr.dat: label, then own-domain and shared-domain speed-ups.
+awk -F, '
+	NR > 1 && $2 == "speedup" { s[$1 "," $3] = $4 }
+	END {
+		split("mpin mlock io_uring ibv_rxe cpu", p, " ")
+		for (j = 1; j <= 5; j++) {
+			a = s["2t-sep," p[j]]; b = s["2t-shared," p[j]]
+			if (a == "" && b == "") continue
+			print p[j], (a == "" ? "NaN" : a), (b == "" ? "NaN" : b)
+		}
+	}' "$csv" >"$tmp/thr.dat"
+
+gnuplot <<GP
+set terminal pngcairo size 1400,560 font ",10" noenhanced
+set output "$png"
+set multiplot layout 1,2 title "mpin vs mlock, io_uring fixed buffers, ibv_reg_mr (soft-RoCE): medians, one QEMU/TCG run"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics
+set key top left
+set xtics rotate by -30
+set logscale y
+set ylabel "peer time / mpin time (log; > 1: mpin faster)"
+set title "time relative to mpin"
+plot "$tmp/rel.dat" using 2:xtic(1) title "mpin", '' using 3 title "mlock", '' using 4 title "io_uring", '' using 5 title "ibv_rxe"
+unset logscale y
+set yrange [0:*]
+set ylabel "throughput, 2 threads / 1 thread"
+set title "two threads on disjoint buffers"
+set key top right
+plot "$tmp/thr.dat" using 2:xtic(1) title "own context / ring / PD", '' using 3 title "shared (mpin default context, one PD)", 1.6 with lines dt 2 lc rgb "red" title "target 1.6x"
+unset multiplot
+GP

@@ -1,0 +1,28 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# t_bench_smoke: the benchmark of make bench still works.  A tiny run of
+# tests/bench/bin/mpin-bench (8 MiB buffers, 5 repeats) against every peer
+# it can reach: mlock, io_uring fixed buffers, and ibv_reg_mr on soft-RoCE
+# (rxe0 on a veth pair, set up here and removed afterwards).  TAP: each
+# peer was measured and all its medians are positive, or it is skipped
+# with the reason; the metadata figure was read.  It times nothing: the
+# numbers are printed as diagnostics only.
+set -u
+top=${MPIN_TOPDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+bench=$top/tests/bench
+if [ ! -x "$bench/bin/mpin-bench" ]; then
+	echo "1..0 # SKIP no $bench/bin/mpin-bench (make -C tests/bench)"
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP needs root (soft-RoCE setup, pagemap)"
+	exit 0
+fi
+if ! why=$("$bench/rxe.sh" up); then
+	echo "# $why"
+fi
+"$bench/bin/mpin-bench" --tap --size 8 --thr-size 4 --thr-cycles 1 --repeats 5 --rt-ms 10
+rc=$?
+"$bench/rxe.sh" down
+exit $rc
