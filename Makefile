@@ -8,6 +8,7 @@
 #   make demo       build, boot the stock kernel in QEMU, show pinning at work
 #   make check      build, boot, run the functional tests in the VM
 #   make lint       checkpatch.pl --strict and sparse on the module
+#   make bench      benchmark against mlock, io_uring, RDMA registration (VM)
 
 VERSION := $(shell cat VERSION)
 # The Debian stock kernel to build for and boot (make KVER=... to choose).
@@ -47,11 +48,21 @@ examples: lib
 VM = tests/vm/run-vm.sh --kver $(KVER)
 
 check: deps-vm module lib tests
+	-tests/host/install.sh --keep $(CURDIR)/tests/bin/install
 	$(VM) --numa --pmem --append movablecore=256M -- $(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko \
 		--bindir $(CURDIR)/tests/bin
 
 demo: deps-vm module lib examples
 	$(VM) --numa -- $(CURDIR)/examples/demo.sh $(CURDIR)/mpin.ko
+
+# The benchmark against mlock, io_uring fixed buffers and ibv_reg_mr on
+# soft-RoCE (README.md, "Performance"): one VM run; results, CSV and plot
+# in build/bench/.  BENCH_ARGS passes options to tests/bench/mpin-bench.
+bench: deps-vm module lib
+	@scripts/deps.sh bench
+	$(MAKE) -C tests/bench
+	tests/bench/bench.sh --kver $(KVER) --module $(CURDIR)/mpin.ko --out $(CURDIR)/build/bench \
+		$(if $(BENCH_ARGS),-- $(BENCH_ARGS))
 
 # checkpatch.pl comes from Debian's linux-source-6.1 tarball, extracted
 # once into the cache.
@@ -75,18 +86,67 @@ lint: deps-lint
 	@! grep -E 'warning|error' .sparse.log
 	@rm -f .sparse.log
 
-install: all
+# make install / make uninstall, with PREFIX (/usr/local) and DESTDIR.
+# udev and systemd-modules-load read only their own directories, so the
+# rule and the modules-load.d snippet go there whatever PREFIX is.
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+MODULESLOADDIR ?= /usr/lib/modules-load.d
+# libmpin.so.1.<minor>.<patch>, as lib/Makefile names it.
+LIBMPIN_SHARED = $(shell $(MAKE) -s --no-print-directory -C lib \
+	--eval='print-shared: ; @echo $$(SHARED)' print-shared)
+MAN3 = $(notdir $(wildcard man/*.3))
+MAN4 = $(notdir $(wildcard man/*.4))
+MAN8 = $(notdir $(wildcard man/*.8))
+
+tools:
+	$(MAKE) -C tools
+
+install: all tools
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates \
 		$(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR)) modules_install
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/linux \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig
-	cp -P lib/libmpin.so* $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/libmpin.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/mpin.h $(DESTDIR)$(PREFIX)/include/mpin.h
-	install -m 644 include-uapi/linux/mpin.h $(DESTDIR)$(PREFIX)/include/linux/mpin.h
-	$(MAKE) -C lib PREFIX=$(PREFIX) libmpin.pc
-	install -m 644 lib/libmpin.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man4 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(MODULESLOADDIR)
+	install -m 755 lib/$(LIBMPIN_SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(LIBMPIN_SHARED) $(DESTDIR)$(LIBDIR)/libmpin.so.1
+	ln -sf libmpin.so.1 $(DESTDIR)$(LIBDIR)/libmpin.so
+	install -m 644 lib/libmpin.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 lib/mpin.h $(DESTDIR)$(INCLUDEDIR)/mpin.h
+	install -m 644 include-uapi/linux/mpin.h $(DESTDIR)$(INCLUDEDIR)/linux/mpin.h
+	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(LIBDIR)|' \
+	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@version@|$(VERSION)|' \
+	    lib/libmpin.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/libmpin.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libmpin.pc
+	install -m 755 tools/mpinstat $(DESTDIR)$(SBINDIR)/mpinstat
+	install -m 644 $(addprefix man/,$(MAN3)) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(addprefix man/,$(MAN4)) $(DESTDIR)$(MANDIR)/man4/
+	install -m 644 $(addprefix man/,$(MAN8)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 data/udev/60-mpin.rules $(DESTDIR)$(UDEVRULESDIR)/60-mpin.rules
+	install -m 644 data/modules-load.d/mpin.conf $(DESTDIR)$(MODULESLOADDIR)/mpin.conf
 	-[ -z "$(DESTDIR)" ] && depmod -a $(KVER) && ldconfig
+	-[ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null && udevadm control --reload
+
+# Removes exactly what install installed (directories stay).
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/mpin.ko
+	rm -f $(DESTDIR)$(LIBDIR)/$(LIBMPIN_SHARED) $(DESTDIR)$(LIBDIR)/libmpin.so.1 \
+		$(DESTDIR)$(LIBDIR)/libmpin.so $(DESTDIR)$(LIBDIR)/libmpin.a \
+		$(DESTDIR)$(INCLUDEDIR)/mpin.h $(DESTDIR)$(INCLUDEDIR)/linux/mpin.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/libmpin.pc $(DESTDIR)$(SBINDIR)/mpinstat \
+		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man4/,$(MAN4)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8)) \
+		$(DESTDIR)$(UDEVRULESDIR)/60-mpin.rules $(DESTDIR)$(MODULESLOADDIR)/mpin.conf
+	-[ -z "$(DESTDIR)" ] && depmod -a $(KVER) && ldconfig
+	-[ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null && udevadm control --reload
+
+.PHONY: tools uninstall
 
 # DKMS: the module sources go to /usr/src/mpin-$(VERSION), then
 # dkms add/build/install for $(KVER).  dkms-uninstall removes every trace.
@@ -109,5 +169,7 @@ clean:
 	$(MAKE) -C lib clean
 	-$(MAKE) -C tests clean
 	-$(MAKE) -C examples clean
+	-$(MAKE) -C tools clean
 
 .PHONY: dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
+.PHONY: bench
