@@ -415,13 +415,29 @@ static double median(const char *cas, const char *metric, enum peer p)
 }
 
 /* --- memory -------------------------------------------------------------- */
+
+/*
+ * Kernels without THP (PREEMPT_RT) reject MADV_HUGEPAGE/NOHUGEPAGE with
+ * EINVAL: the memory is 4 KiB pages anyway, so go on and say so once.
+ */
+static int thp_hint_unsupported(void)
+{
+	static int said;
+
+	if (errno != EINVAL)
+		return 0;
+	if (!said++)
+		fprintf(stderr, "mpin-bench: no THP in this kernel (madvise EINVAL): the thp case runs on 4 KiB pages\n");
+	return 1;
+}
+
 static void *map_anon(size_t len, int advice)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		die("mmap %zu MiB: %s", len / MIB, strerror(errno));
-	if (advice >= 0 && madvise(p, len, advice))
+	if (advice >= 0 && madvise(p, len, advice) && !thp_hint_unsupported())
 		die("madvise: %s", strerror(errno));
 	return p;
 }
@@ -458,7 +474,7 @@ static char *map_thp(size_t len, char **base, size_t *maplen)
 		die("mmap: %s", strerror(errno));
 	char *p = (char *)(((uintptr_t)*base + THP_SIZE - 1) & ~(uintptr_t)(THP_SIZE - 1));
 
-	if (madvise(p, len, MADV_HUGEPAGE))
+	if (madvise(p, len, MADV_HUGEPAGE) && !thp_hint_unsupported())
 		die("madvise(MADV_HUGEPAGE): %s", strerror(errno));
 	touch(p, len);
 	return p;
