@@ -49,8 +49,11 @@ VM = tests/vm/run-vm.sh --kver $(KVER)
 
 check: deps-vm module lib tests
 	-tests/host/install.sh --keep $(CURDIR)/tests/bin/install
-	$(VM) --numa --pmem --append movablecore=256M -- $(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko \
-		--bindir $(CURDIR)/tests/bin
+	@mkdir -p build
+	$(VM) --numa --pmem --append movablecore=256M --log build/check.log -- \
+		$(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko --bindir $(CURDIR)/tests/bin; \
+	rc=$$?; echo; echo "make check: console log in build/check.log"; \
+	grep -E '^[0-9]+ passed, [0-9]+ failed' build/check.log | tail -n 1; exit $$rc
 
 demo: deps-vm module lib examples
 	$(VM) --numa -- $(CURDIR)/examples/demo.sh $(CURDIR)/mpin.ko
