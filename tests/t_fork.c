@@ -35,16 +35,6 @@ struct fk {
 	int up[2], down[2];		/* child -> parent, parent -> child */
 };
 
-static int all_bytes(const char *p, size_t len, int c)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != (char)c)
-			return 0;
-	return 1;
-}
-
 static size_t same_pfns(const unsigned long long *a, const unsigned long long *b)
 {
 	size_t i, n = 0;

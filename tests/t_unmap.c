@@ -53,16 +53,6 @@ static void foll_is(long long extra, const char *what)
 		tap_diag("  got %+lld", f - f0);
 }
 
-static int all_bytes(const char *p, size_t len, int c)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != (char)c)
-			return 0;
-	return 1;
-}
-
 /* Pages of [@p, @p + @n pages) that mincore reports resident. */
 static size_t resident(const char *p, size_t n)
 {

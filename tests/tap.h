@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <grp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 static int tap_n, tap_failed;
 
@@ -534,6 +536,55 @@ static inline void zram_swap_off(int dev)
 		fprintf(f, "%d\n", dev);
 		fclose(f);
 	}
+}
+
+
+/* Pass a file descriptor over a unix socket (SCM_RIGHTS); -1 on error. */
+static inline int send_fd(int sock, int fd)
+{
+	char c = 'F';
+	struct iovec iov = { &c, 1 };
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.b, .msg_controllen = sizeof(u.b) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
+}
+
+/* Receive one sent by send_fd(); -1 on error. */
+static inline int recv_fd(int sock)
+{
+	char c;
+	struct iovec iov = { &c, 1 };
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.b, .msg_controllen = sizeof(u.b) };
+	struct cmsghdr *cm;
+	int fd = -1;
+
+	if (recvmsg(sock, &m, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&m);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* Whether all @len bytes at @p are @c. */
+static inline int all_bytes(const char *p, size_t len, int c)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != (char)c)
+			return 0;
+	return 1;
 }
 
 #endif /* MPIN_TESTS_TAP_H */
