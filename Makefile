@@ -47,16 +47,21 @@ examples: lib
 # machine's root file system mounted read-only inside it.
 VM = tests/vm/run-vm.sh --kver $(KVER)
 
-check: deps-vm module lib tests
+check: deps-vm module lib tests examples
 	-tests/host/install.sh --keep $(CURDIR)/tests/bin/install
 	@mkdir -p build
-	$(VM) --numa --pmem --append movablecore=256M --log build/check.log -- \
+	$(VM) --numa --pmem --append "movablecore=256M vsyscall=xonly" --log build/check.log -- \
 		$(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko --bindir $(CURDIR)/tests/bin; \
 	rc=$$?; echo; echo "make check: console log in build/check.log"; \
 	grep -E '^[0-9]+ passed, [0-9]+ failed' build/check.log | tail -n 1; exit $$rc
 
+# The demo: mlock vs mpin under move_pages(2), then the realtime demo
+# (no locking, mlockall, mpinall) drawn into build/demo/rtdemo.png.
+# DEMO_ARGS passes options to examples/rtdemo.
 demo: deps-vm module lib examples
-	$(VM) --numa -- $(CURDIR)/examples/demo.sh $(CURDIR)/mpin.ko
+	@scripts/deps.sh plot
+	examples/run-demo.sh --kver $(KVER) --module $(CURDIR)/mpin.ko --out $(CURDIR)/build/demo \
+		$(if $(DEMO_ARGS),-- $(DEMO_ARGS))
 
 # The benchmark against mlock, io_uring fixed buffers and ibv_reg_mr on
 # soft-RoCE (README.md, "Performance"): one VM run; results, CSV and plot
