@@ -75,7 +75,9 @@ plot "$tmp/moved.dat" using 2:xtic(1) lc rgb "#999999" title "no locking", \
      "" using (\$0 + 0.27):4:4 with labels offset 0,0.7 notitle
 
 set title "99th percentile response time (planned wake-up to end of work)"
-set ylabel "microseconds"
+set ylabel "microseconds (log)"
+set logscale y
+set yrange [*:*]
 plot "$tmp/p99_us.dat" using 2:xtic(1) lc rgb "#999999" title "no locking", \
      "" using 3 lc rgb "#d95f02" title "mlockall()", \
      "" using 4 lc rgb "#1b9e77" title "mpinall()"
