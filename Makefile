@@ -6,7 +6,9 @@
 #
 #   make            module + library
 #   make demo       build, boot the stock kernel in QEMU, show pinning at work
-#   make check      build, boot, run the functional tests in the VM
+#   make check      build, boot, run the functional tests in the VM (and
+#                   the DKMS/package test on the stock and PREEMPT_RT kernels)
+#   make deb        Debian packages in build/deb
 #   make lint       checkpatch.pl --strict and sparse on the module
 #   make bench      benchmark against mlock, io_uring, RDMA registration (VM)
 
@@ -82,6 +84,8 @@ $(CHECKPATCH):
 lint: deps-lint
 	@grep -qx 'PACKAGE_VERSION="$(VERSION)"' dkms.conf || \
 		{ echo "dkms.conf PACKAGE_VERSION is not VERSION ($(VERSION))" >&2; exit 1; }
+	@[ "$$(dpkg-parsechangelog -l debian/changelog -S Version)" = "$(VERSION)" ] || \
+		{ echo "debian/changelog's version is not VERSION ($(VERSION)): dch -v $(VERSION)" >&2; exit 1; }
 	$(MAKE) $(CHECKPATCH)
 	$(CHECKPATCH) --strict --no-tree --quiet --show-types -f $(KERNEL_SOURCES)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null
@@ -167,6 +171,12 @@ dkms-uninstall:
 	-dkms remove mpin/$(VERSION) --all
 	rm -rf $(DKMS_SRC)
 
+# Debian packages mpin-dkms, libmpin1, libmpin-dev, mpin-tools (debian/),
+# built from a copy of the tree into build/deb and checked with lintian.
+deb:
+	@scripts/deps.sh build deb
+	scripts/deb.sh $(CURDIR)/build/deb
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
 	$(MAKE) -C lib clean
@@ -174,5 +184,5 @@ clean:
 	-$(MAKE) -C examples clean
 	-$(MAKE) -C tools clean
 
-.PHONY: dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
+.PHONY: deb deps-e2e dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
 .PHONY: bench
