@@ -31,6 +31,10 @@ deps-vm:
 	@scripts/deps.sh build vm
 deps-lint:
 	@scripts/deps.sh build lint
+# make check's end-to-end DKMS and package test (tests/host/dkms.sh):
+# dkms, the Debian packaging tools and the PREEMPT_RT kernel with headers.
+deps-e2e:
+	@scripts/deps.sh build vm dkms deb rt
 
 module: deps-build
 	@test -n "$(KVER)" || { echo "no Debian stock kernel (linux-image-*-amd64) found" >&2; exit 1; }
@@ -49,8 +53,9 @@ examples: lib
 # machine's root file system mounted read-only inside it.
 VM = tests/vm/run-vm.sh --kver $(KVER)
 
-check: deps-vm module lib tests
+check: deps-vm deps-e2e module lib tests
 	-tests/host/install.sh --keep $(CURDIR)/tests/bin/install
+	-tests/host/dkms.sh --keep $(CURDIR)/tests/bin/dkms --log-dir $(CURDIR)/build
 	@mkdir -p build
 	$(VM) --numa --pmem --append movablecore=256M --log build/check.log -- \
 		$(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko --bindir $(CURDIR)/tests/bin; \
