@@ -151,6 +151,7 @@ if mpin_present; then
 	skip_all "mpin is already installed on this machine (dkms status, /usr/src/mpin-*, or a package): not touching it"
 fi
 
+vm_pid=''
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mpin-dkms.XXXXXX") || { echo "Bail out! mktemp"; exit 2; }
 mok_key=/var/lib/dkms/mok.key mok_pub=/var/lib/dkms/mok.pub
 mok_existed=0
@@ -199,6 +200,11 @@ restore() {
 # shellcheck disable=SC2317
 on_exit() {
 	local rc=$?
+	if [ -n "$vm_pid" ]; then
+		diag "cleanup: stopping the VM (process group $vm_pid)"
+		kill -TERM -- "-$vm_pid" 2>/dev/null
+		wait "$vm_pid" 2>/dev/null
+	fi
 	restore
 	if [ "$finished" = 0 ]; then
 		ok 1 "tests/host/dkms.sh ran to its end (it stopped with status $rc)"
@@ -463,10 +469,16 @@ vm() { # vm LABEL KVER TESTS [RUN-VM-OPTIONS...]
 		return
 	fi
 	rm -f "$log"
-	(cd "$top" && "$top/tests/vm/run-vm.sh" --kver "$k" "$@" --timeout 900 --log "$log" -- \
+	# In the background, in a session of its own: bash runs a trap only
+	# once the foreground command is over, but interrupts "wait" at once,
+	# and on_exit can then stop QEMU with its whole process group.
+	(cd "$top" && exec setsid "$top/tests/vm/run-vm.sh" --kver "$k" "$@" --timeout 900 --log "$log" -- \
 		"$top/tests/host/dkms-vm.sh" "$version" "$work" -- \
 		--module "/lib/modules/$k/updates/dkms/mpin.ko" \
-		--bindir "$top/tests/bin" --only "$tests") >"$tmp/vm.out" 2>&1 || rc=$?
+		--bindir "$top/tests/bin" --only "$tests") >"$tmp/vm.out" 2>&1 &
+	vm_pid=$!
+	wait "$vm_pid" || rc=$?
+	vm_pid=''
 	diag "$label: VM with $k: exit $rc after $((SECONDS - t0))s; console log in $log"
 	case "$rc" in
 	0 | 1) ok 0 "$label: $k booted in QEMU and the guest command ran to its end (exit $rc)" ;;
