@@ -6,7 +6,9 @@
 #
 #   make            module + library
 #   make demo       build, boot the stock kernel in QEMU, show pinning at work
-#   make check      build, boot, run the functional tests in the VM
+#   make check      build, boot, run the functional tests in the VM (and
+#                   the DKMS/package test on the stock and PREEMPT_RT kernels)
+#   make deb        Debian packages in build/deb
 #   make lint       checkpatch.pl --strict and sparse on the module
 #   make bench      benchmark against mlock, io_uring, RDMA registration (VM)
 
@@ -29,6 +31,10 @@ deps-vm:
 	@scripts/deps.sh build vm
 deps-lint:
 	@scripts/deps.sh build lint
+# make check's end-to-end DKMS and package test (tests/host/dkms.sh):
+# dkms, the Debian packaging tools and the PREEMPT_RT kernel with headers.
+deps-e2e:
+	@scripts/deps.sh build vm dkms deb rt
 
 module: deps-build
 	@test -n "$(KVER)" || { echo "no Debian stock kernel (linux-image-*-amd64) found" >&2; exit 1; }
@@ -47,8 +53,9 @@ examples: lib
 # machine's root file system mounted read-only inside it.
 VM = tests/vm/run-vm.sh --kver $(KVER)
 
-check: deps-vm module lib tests examples
+check: deps-vm deps-e2e module lib tests examples
 	-tests/host/install.sh --keep $(CURDIR)/tests/bin/install
+	-tests/host/dkms.sh --keep $(CURDIR)/tests/bin/dkms --log-dir $(CURDIR)/build
 	@mkdir -p build
 	$(VM) --numa --pmem --append "movablecore=256M vsyscall=xonly" --log build/check.log -- \
 		$(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko --bindir $(CURDIR)/tests/bin; \
@@ -87,6 +94,8 @@ $(CHECKPATCH):
 lint: deps-lint
 	@grep -qx 'PACKAGE_VERSION="$(VERSION)"' dkms.conf || \
 		{ echo "dkms.conf PACKAGE_VERSION is not VERSION ($(VERSION))" >&2; exit 1; }
+	@[ "$$(dpkg-parsechangelog -l debian/changelog -S Version)" = "$(VERSION)" ] || \
+		{ echo "debian/changelog's version is not VERSION ($(VERSION)): dch -v $(VERSION)" >&2; exit 1; }
 	$(MAKE) $(CHECKPATCH)
 	$(CHECKPATCH) --strict --no-tree --quiet --show-types -f $(KERNEL_SOURCES)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null
@@ -172,6 +181,12 @@ dkms-uninstall:
 	-dkms remove mpin/$(VERSION) --all
 	rm -rf $(DKMS_SRC)
 
+# Debian packages mpin-dkms, libmpin1, libmpin-dev, mpin-tools (debian/),
+# built from a copy of the tree into build/deb and checked with lintian.
+deb:
+	@scripts/deps.sh build deb
+	scripts/deb.sh $(CURDIR)/build/deb
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
 	$(MAKE) -C lib clean
@@ -179,5 +194,5 @@ clean:
 	-$(MAKE) -C examples clean
 	-$(MAKE) -C tools clean
 
-.PHONY: dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
+.PHONY: deb deps-e2e dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
 .PHONY: bench
