@@ -492,7 +492,7 @@ vm() { # vm LABEL KVER TESTS [RUN-VM-OPTIONS...]
 # kernel); no NUMA or pmem, which only the other tests need.  RT: the
 # whole suite, in the main VM's machine (two NUMA nodes, pmem, ZONE_MOVABLE).
 vm stock "$stock" "$stock_tests"
-[ "$have_rt" = 0 ] || vm rt "$rt" "$rt_tests" --numa --pmem --append movablecore=256M
+[ "$have_rt" = 0 ] || vm rt "$rt" "$rt_tests" --numa --pmem --append "movablecore=256M vsyscall=xonly"
 
 # ---- 4. purge -----------------------------------------------------------------------------
 rc=0
