@@ -173,8 +173,8 @@ struct ctx {
 	long npinned;		/* pages it pins (atomic) */
 };
 
-enum mode { M_SINGLE, M_EXACT, M_VOLATILE, NMODES };
-static const char *const mode_name[NMODES] = { "single", "exact", "volatile" };
+enum mode { M_SINGLE, M_EXACT, M_VOLATILE, M_CHAOS, NMODES };
+static const char *const mode_name[NMODES] = { "single", "exact", "volatile", "chaos" };
 
 enum op {
 	OP_PIN, OP_UNPIN, OP_WILD, OP_MALFORMED, OP_VERSION, OP_MMAP,
@@ -658,19 +658,20 @@ static long own_files(void)
 	return n;
 }
 
+/* Also for libmpin contexts: fd is mpin_context_fd(), kept for chaos phases. */
 static int ctx_fd(int b)
 {
-	return F.ctx[b].type == C_LIB ? mpin_context_fd(F.ctx[b].lc) : F.ctx[b].fd;
+	return __atomic_load_n(&F.ctx[b].fd, __ATOMIC_RELAXED);
 }
 
-/* Slots the worker may use: in single mode all, else its partition's. */
+/* Slots the worker may use: in single mode all, else its own three. */
 static void slot_range(struct worker *w, int *first, int *last)
 {
 	if (w->mode == M_SINGLE) {
 		*first = 1;
 		*last = F.nslots;
 	} else {
-		*first = 1 + CTX_PER_W * w->part;
+		*first = 1 + CTX_PER_W * w->id;
 		*last = *first + CTX_PER_W - 1;
 	}
 }
@@ -944,7 +945,7 @@ static void predict(struct worker *w, int b, bool unpin, uint64_t addr,
 	}
 	if (!p->np)
 		return;
-	if (w->mode == M_VOLATILE) {
+	if (w->mode == M_VOLATILE || w->mode == M_CHAOS) {
 		p->uncertain = true;
 		return;
 	}
@@ -1146,7 +1147,7 @@ static int open_ctx(struct worker *w, int b)
 		if (!c->lc)
 			fail(w, "mpin_context_open: %s", strerror(errno));
 		c->type = C_LIB;
-		c->fd = -1;
+		c->fd = mpin_context_fd(c->lc);
 	} else {
 		c->fd = open("/dev/mpin", O_RDWR | O_CLOEXEC);
 		if (c->fd < 0)
@@ -1175,10 +1176,11 @@ static void close_ctx(struct worker *w, int b, bool both)
 	} else if (close(c->fd)) {
 		fail(w, "close: %s", strerror(errno));
 	}
-	c->fd = -1;
+	/* Atomic: chaos phases read other threads' slots. */
+	__atomic_store_n(&c->fd, -1, __ATOMIC_RELAXED);
 	if (c->fd2 >= 0 && !both) {
 		/* The dup keeps the file: it becomes the slot's raw fd. */
-		c->fd = c->fd2;
+		__atomic_store_n(&c->fd, c->fd2, __ATOMIC_RELAXED);
 		c->fd2 = -1;
 		c->type = C_RAW;
 		return;
@@ -2232,6 +2234,182 @@ static void op_caps(struct worker *w)
 
 static void run_ops(struct worker *w, long n);
 
+/* ------------------------------------------------------------------ chaos */
+
+/*
+ * Chaos phases: every thread works on partition 0 at once, so pins race
+ * munmap, mremap, MAP_FIXED, madvise, mprotect and close on the same
+ * pages and files, and threads pin through each other's files.  Nothing
+ * can be predicted there: every result must only be one the SPEC allows
+ * (EBADF and ENOTTY too, for a descriptor another thread just closed or
+ * reused), and `pages` no more than the range.  The model of partition 0
+ * is not kept; afterwards the main thread unmaps all of it, which must
+ * release every pin there, and the exact checks resume.  Nothing here
+ * writes to memory or populates it (see k_touch()).
+ */
+/*
+ * Half the time the first two slots of the partition: threads that meet
+ * on the same pages and files at the same moment find the races.
+ */
+static unsigned long chaos_page(struct worker *w)
+{
+	unsigned long lo = part_lo(0), hi = part_hi(0);
+
+	return lo + below(w, chance(w, 50) ? 2 * SLOT_PAGES : hi - lo);
+}
+
+static void chaos_range(struct worker *w, bool unpin, uint64_t *addr, uint64_t *len)
+{
+	unsigned long lo = part_lo(0), hi = part_hi(0), i = chaos_page(w), n;
+
+	n = pick_len(w, hi - lo);
+	if (chance(w, 30)) {
+		/* A whole slot, or the part of it from a pinned page on. */
+		n = SLOT_PAGES;
+		i = i / SLOT_PAGES * SLOT_PAGES + (chance(w, 50) ? 0 : below(w, SLOT_PAGES));
+		n -= i % SLOT_PAGES;
+	}
+	if (i + n > (unpin ? hi : hi + 64))
+		n = (unpin ? hi : hi + 64) - i;
+	*addr = addr_of(i) + (chance(w, 20) ? below(w, PG) : 0);
+	*len = n * PG - (chance(w, 20) ? below(w, PG) : 0);
+}
+
+static void chaos_pin(struct worker *w, bool unpin)
+{
+	/* Half the time libmpin's default context: one file for all threads. */
+	int last = F.nslots, b = chance(w, 50) ? 0 : 1 + below(w, last), err, r, fd;
+	uint64_t addr, len, pages = SENTINEL, max;
+
+	chaos_range(w, unpin, &addr, &len);
+	max = (pg_down(addr + len + PG - 1) - pg_down(addr)) / PG;
+	errno = 0;
+	if (b > last || b == 0 || (fd = ctx_fd(b)) < 0) {
+		b = 0;
+		r = unpin ? munpin((void *)addr, len) : mpin((void *)addr, len);
+		F.default_open = true;
+	} else {
+		/* Maybe another thread's file, maybe just closed: a number. */
+		r = do_range_ioctl(fd, unpin ? MPIN_IOC_UNPIN : MPIN_IOC_PIN, addr, len, &pages);
+	}
+	err = r ? errno : 0;
+	logop(w, "chaos %s ctx %d %#" PRIx64 "+%#" PRIx64 " -> %d %s pages %" PRIu64, unpin ? "unpin" : "pin",
+	      b, addr, len, r, err ? strerror(err) : "", pages == SENTINEL ? 0 : pages);
+	stat_err(w, unpin ? OP_UNPIN : OP_PIN, err);
+	switch (err) {
+	case 0:
+		if (pages != SENTINEL && pages > max)
+			fail(w, "chaos: %s of %" PRIu64 " pages reports %" PRIu64, unpin ? "unpin" : "pin",
+			     max, pages);
+		break;
+	case ENOMEM: case EPERM: case EACCES: case EFAULT: case EOPNOTSUPP:
+		if (!unpin)
+			break;
+		fail(w, "chaos: unpin failed with %s", strerror(err));
+		break;
+	case EBADF: case ENOTTY:
+		if (b)
+			break;
+		/* fallthrough */
+	default:
+		fail(w, "chaos: %s failed with %s, not an errno of the SPEC", unpin ? "unpin" : "pin",
+		     strerror(err));
+	}
+}
+
+static void chaos_mm(struct worker *w)
+{
+	unsigned long lo = part_lo(0), hi = part_hi(0), a = chaos_page(w), b, d;
+	int what = below(w, 6), r = 0, kind = pick_kind(w), prot;
+	void *res;
+
+	if (F.huge_budget > 0 && chance(w, 30))
+		kind = chance(w, 50) ? K_HUGE_SH : K_HUGE_PRIV;
+
+	b = a + pick_len(w, hi - a);
+	if (k_huge(kind) || chance(w, 10)) {
+		a = a / SLOT_PAGES * SLOT_PAGES;
+		b = (b + SLOT_PAGES - 1) / SLOT_PAGES * SLOT_PAGES;
+	}
+	errno = 0;
+	switch (what) {
+	case 0:		/* mmap, over anything or only over holes */
+		prot = pick_prot(w, kind);
+		res = mmap((void *)addr_of(a), (b - a) * PG, prot,
+			   kind_flags(kind) | (chance(w, 30) ? MAP_FIXED : MAP_FIXED_NOREPLACE),
+			   kind_fd(kind), k_has_off(kind) ? below(w, FILE_PAGES - (b - a) + 1) * PG : 0);
+		r = res == MAP_FAILED ? -1 : 0;
+		break;
+	case 1:
+		r = munmap((void *)addr_of(a), (b - a) * PG);
+		break;
+	case 2:		/* mremap: shrink, grow or move within the partition */
+		d = lo + below(w, hi - lo - (b - a) + 1);
+		if (chance(w, 50) && (d + (b - a) <= a || d >= b))
+			res = mremap((void *)addr_of(a), (b - a) * PG, (b - a) * PG,
+				     MREMAP_MAYMOVE | MREMAP_FIXED | (chance(w, 20) ? MREMAP_DONTUNMAP : 0),
+				     (void *)addr_of(d));
+		else
+			res = mremap((void *)addr_of(a), (b - a) * PG,
+				     (1 + below(w, b - a + 16 < hi - a ? b - a + 16 : hi - a)) * PG, 0);
+		r = res == MAP_FAILED ? -1 : 0;
+		break;
+	case 3: {
+		static const int advs[] = {
+			MADV_DONTNEED, MADV_PAGEOUT, MADV_COLD, MADV_REMOVE, MADV_FREE,
+			MADV_DONTFORK, MADV_DONTNEED, MADV_DONTNEED,
+		};
+
+		r = madvise((void *)addr_of(a), (b - a) * PG, advs[below(w, 8)]);
+		break;
+	}
+	case 4:
+		r = mprotect((void *)addr_of(a), (b - a) * PG, pick_prot(w, K_ANON));
+		break;
+	default:
+		op_ctx(w);
+		return;
+	}
+	logop(w, "chaos mm %d (%s) [%#lx, %#lx) -> %d %s", what, kind_name[kind],
+	      (unsigned long)addr_of(a), (unsigned long)addr_of(b), r, r ? strerror(errno) : "");
+	stat_err(w, what == 0 ? OP_MMAP : what == 1 ? OP_MUNMAP : what == 2 ? OP_MREMAP :
+		 what == 3 ? OP_MADVISE : OP_MPROTECT, r ? errno : 0);
+	/* The address space's own errors: not ours to judge, but no others. */
+	if (r && errno != EEXIST && errno != EINVAL && errno != ENOMEM && errno != EFAULT &&
+	    errno != EAGAIN && errno != EACCES)
+		fail(w, "chaos: mm operation %d: %s", what, strerror(errno));
+}
+
+static void run_chaos(struct worker *w)
+{
+	int r = below(w, 100);
+
+	if (r < 35)
+		chaos_pin(w, false);
+	else if (r < 55)
+		chaos_pin(w, true);
+	else if (r < 90)
+		chaos_mm(w);
+	else if (r < 94)
+		op_rlimit(w);
+	else if (r < 97)
+		op_caps(w);
+	else
+		op_maxpin(w);
+}
+
+/* After a chaos phase: partition 0 unmapped, which must release its pins. */
+static void chaos_end(struct worker *w)
+{
+	unsigned long lo = part_lo(0), hi = part_hi(0);
+
+	if (munmap((void *)addr_of(lo), (hi - lo) * PG))
+		fail(w, "unmapping the chaos partition: %s", strerror(errno));
+	unmap_model(lo, hi);
+	F.vmlck_stale = true;
+	logop(w, "chaos over: partition 0 unmapped");
+}
+
 /* ---------------------------------------------------------------- fork */
 
 /*
@@ -2252,7 +2430,7 @@ static void become_child(struct worker *w, bool sysfork, long ops, int parent_de
 	F.sysfork_child = sysfork;
 	for (b = 1; b <= F.nslots; b++) {
 		struct ctx *c = &F.ctx[b];
-		bool own = w->mode == M_SINGLE || (b - 1) / CTX_PER_W == w->part;
+		bool own = w->mode == M_SINGLE || (b - 1) / CTX_PER_W == w->id;
 
 		c->parent_pinned = ctx_count(b);
 		c->npinned = 0;
@@ -2382,12 +2560,16 @@ static void run_ops(struct worker *w, long n)
 {
 	cur_w = w;
 	if (w->mode != M_SINGLE && !F.is_child)
-		w->part = w->id;
+		w->part = w->mode == M_CHAOS ? 0 : w->id;
 	for (w->nops = 0; w->nops < n;) {
 		enum op o = pick_op(w);
 
 		w->nops++;
 		w->total++;
+		if (w->mode == M_CHAOS) {
+			run_chaos(w);
+			continue;
+		}
 		switch (o) {
 		case OP_PIN: op_pin(w, false); break;
 		case OP_UNPIN: op_pin(w, true); break;
@@ -2673,8 +2855,9 @@ static void summary(struct worker **ws, double secs)
 		}
 		out("%s", line);
 	}
-	out("# phases: %ld single, %ld exact, %ld volatile; %ld quiescent releases; %ld forks (%ld child operations)",
-	    F.phases[M_SINGLE], F.phases[M_EXACT], F.phases[M_VOLATILE], F.quiesces, forks, cops);
+	out("# phases: %ld single, %ld exact, %ld volatile, %ld chaos; %ld quiescent releases; %ld forks (%ld child operations)",
+	    F.phases[M_SINGLE], F.phases[M_EXACT], F.phases[M_VOLATILE], F.phases[M_CHAOS], F.quiesces,
+	    forks, cops);
 	if (F.dontneed_huge)
 		out("# known deviation: MADV_DONTNEED on hugetlb released %ld pins (SPEC: they stay; see t_fuzz_found)",
 		    F.dontneed_huge);
@@ -2770,7 +2953,8 @@ int main(int argc, char **argv)
 	while (done < F.ops) {
 		struct worker *w = ws[0];
 		uint64_t pick = below(w, 100);
-		enum mode m = F.threads == 1 || pick < 40 ? M_SINGLE : pick < 70 ? M_EXACT : M_VOLATILE;
+		enum mode m = F.threads == 1 || pick < 40 ? M_SINGLE : pick < 65 ? M_EXACT :
+			      pick < 88 ? M_VOLATILE : M_CHAOS;
 		long n, before = 0;
 
 		F.phase_no++;
@@ -2797,8 +2981,10 @@ int main(int argc, char **argv)
 			w->mode = m;
 			run_ops(w, n);
 			pthread_barrier_wait(&F.end_bar);
+			if (m == M_CHAOS)
+				chaos_end(w);
 			/* Back to known limits before the model predicts them again. */
-			if (m == M_VOLATILE && F.root) {
+			if ((m == M_VOLATILE || m == M_CHAOS) && F.root) {
 				struct rlimit rl;
 
 				getrlimit(RLIMIT_MEMLOCK, &rl);
