@@ -28,6 +28,11 @@ if [ "$(id -u)" != 0 ]; then
 	exit 0
 fi
 
+# Progress lines only for long runs.
+quiet=--quiet
+[ "$ops" -lt 100000 ] || quiet=
+
+# shellcheck disable=SC2086 # a list of runs
 set -- $runs
 echo "1..$#"
 n=0 failed=0
@@ -37,11 +42,11 @@ for run in "$@"; do
 	[ "$seed" != random ] || seed=$(printf '%#x' $(( (RANDOM << 30) ^ (RANDOM << 15) ^ RANDOM ^ $(date +%s%N) )))
 	log=$(mktemp)
 	t0=${EPOCHREALTIME/./}
-	rc=0
+	# Its lines are TAP comments: stream them (long runs print progress).
 	# shellcheck disable=SC2086 # MPIN_FUZZ_ARGS is a list of options
-	"$fuzz" --seed "$seed" --ops "$ops" --threads "$threads" --quiet ${MPIN_FUZZ_ARGS:-} >"$log" 2>&1 || rc=$?
+	"$fuzz" --seed "$seed" --ops "$ops" --threads "$threads" $quiet ${MPIN_FUZZ_ARGS:-} 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
 	t1=${EPOCHREALTIME/./}
-	cat "$log"
 	what="fuzz: seed $seed, $threads thread(s), $ops operations ($(((t1 - t0) / 1000000)).$(((t1 - t0) / 100000 % 10)) s)"
 	if [ "$rc" = 0 ] && grep -q '^# PASS' "$log"; then
 		echo "ok $n - $what: every invariant held"
