@@ -214,9 +214,26 @@ static void test_cap(void)
 	tap_diag("MemTotal %ld pages, free outside ZONE_MOVABLE %ld, pinning %ld (%ld MiB, %ld%% of MemTotal)",
 		 total, pinnable, n, n * (long)psz >> 20, n * 100 / total);
 
-	t0 = tap_now_ms();
-	r = pin_fd(fd, MPIN_IOC_PIN, buf, n * psz, &pages);
-	e = errno;
+	{
+		static const char *const keys[] = {
+			"pgmigrate_success", "pgscan_kswapd", "pgscan_direct", "pswpout",
+			"compact_stall", "pgsteal_kswapd", "pgsteal_direct",
+		};
+		long long before[7];
+		unsigned int k;
+
+		for (k = 0; k < 7; k++)
+			before[k] = vmstat(keys[k]);
+		t0 = tap_now_ms();
+		r = pin_fd(fd, MPIN_IOC_PIN, buf, n * psz, &pages);
+		e = errno;
+		/* Reclaim or migration here would explain a slow pin. */
+		tap_diag("during the pin: %s %+lld, %s %+lld, %s %+lld, %s %+lld, %s %+lld, %s %+lld, %s %+lld",
+			 keys[0], vmstat(keys[0]) - before[0], keys[1], vmstat(keys[1]) - before[1],
+			 keys[2], vmstat(keys[2]) - before[2], keys[3], vmstat(keys[3]) - before[3],
+			 keys[4], vmstat(keys[4]) - before[4], keys[5], vmstat(keys[5]) - before[5],
+			 keys[6], vmstat(keys[6]) - before[6]);
+	}
 	if (!tap_ok(r == 0 && pages == (unsigned long long)n,
 		    "pin of %ld MiB (%ld pages) with max_pinned_pages exactly that: succeeds",
 		    n * (long)psz >> 20, n))
