@@ -42,7 +42,10 @@
  *  - volatile: the same while the threads change RLIMIT_MEMLOCK,
  *    CAP_IPC_LOCK and max_pinned_pages under each other's feet: a pin that
  *    needs a charge may also fail with ENOMEM (or EPERM without
- *    CAP_IPC_LOCK), and must then have changed nothing.
+ *    CAP_IPC_LOCK), and must then have changed nothing;
+ *  - chaos: all threads on the same pages and files at once (see
+ *    run_chaos()); only the errno set is checked, then the partition is
+ *    unmapped, which must release every pin made there.
  * Some quiescent points release everything and check that pinned_pages,
  * VmPin and nr_foll_pin_acquired - nr_foll_pin_released are back to their
  * baselines; the end of the run does so too.
