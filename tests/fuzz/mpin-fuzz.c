@@ -261,6 +261,7 @@ static struct {
 	int status_fd, pp_fd, handles_fd, maxpin_fd;
 	int memfd, ext4_fd, dax_fd;
 	long huge_pages, huge_budget;	/* hugetlb pages mapped (atomic) */
+	bool thp;			/* MADV_HUGEPAGE works (no THP on PREEMPT_RT) */
 	uint32_t next_region;		/* atomic */
 
 	pthread_barrier_t start_bar, end_bar;
@@ -1655,7 +1656,7 @@ static bool map_kind(struct worker *w, int kind, int prot, unsigned long i0,
 
 	if (k_has_off(kind))
 		off = below(w, FILE_PAGES - n + 1);
-	if (kind == K_ANON && !(i0 % SLOT_PAGES) && n >= SLOT_PAGES && chance(w, 60))
+	if (F.thp && kind == K_ANON && !(i0 % SLOT_PAGES) && n >= SLOT_PAGES && chance(w, 60))
 		thp = true;
 	if (k_huge(kind) &&
 	    __atomic_load_n(&F.huge_pages, __ATOMIC_RELAXED) + (long)n > F.huge_budget * (long)SLOT_PAGES)
@@ -1991,7 +1992,8 @@ static void op_madvise(struct worker *w)
 	/* Advice that changes vm_flags, where the kernel allows it. */
 	flagchange = adv == MADV_DONTFORK || adv == MADV_DOFORK || adv == MADV_WIPEONFORK ||
 		     adv == MADV_KEEPONFORK || adv == MADV_HUGEPAGE || adv == MADV_NOHUGEPAGE;
-	if ((adv == MADV_DOFORK && kind == K_HUGE_PRIV) ||
+	if (((adv == MADV_HUGEPAGE || adv == MADV_NOHUGEPAGE) && !F.thp) ||
+	    (adv == MADV_DOFORK && kind == K_HUGE_PRIV) ||
 	    ((adv == MADV_WIPEONFORK || adv == MADV_HUGEPAGE || adv == MADV_NOHUGEPAGE) &&
 	     kind != K_ANON))
 		return;
@@ -2820,6 +2822,14 @@ static void setup(struct worker *w0)
 	}
 	/* Leave most of the pool free: a long-term pin may migrate into it. */
 	F.huge_budget = free_huge / 4 < 4 ? free_huge / 4 : 4;
+	/* Kernels without THP (PREEMPT_RT) refuse MADV_HUGEPAGE with EINVAL. */
+	{
+		void *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		F.thp = p != MAP_FAILED && madvise(p, PG, MADV_HUGEPAGE) == 0;
+		if (p != MAP_FAILED)
+			munmap(p, PG);
+	}
 
 	F.nslots = CTX_PER_W * F.threads;
 	for (b = 0; b < MAX_CTX; b++) {
@@ -2833,8 +2843,8 @@ static void setup(struct worker *w0)
 	out("# baselines: VmPin %ld pages, pinned_pages %lld, handles %lld, FOLL_PIN balance %lld, max_pinned_pages %lu, RLIMIT_MEMLOCK %lld",
 	    F.base_vmpin, F.base_pp, F.base_handles, F.base_foll, F.orig_cap,
 	    F.rlim == RLIM_INFINITY ? -1LL : (long long)F.rlim);
-	out("# mappings: anon, THP, shm, memfd%s%s%s; root: %s; TASK_SIZE %#lx",
-	    F.ext4_fd >= 0 ? ", ext4" : "", F.dax_fd >= 0 ? ", fs-DAX" : "",
+	out("# mappings: anon%s, shm, memfd%s%s%s; root: %s; TASK_SIZE %#lx",
+	    F.thp ? ", THP" : "", F.ext4_fd >= 0 ? ", ext4" : "", F.dax_fd >= 0 ? ", fs-DAX" : "",
 	    F.huge_budget > 0 ? ", hugetlb" : "", F.root ? "yes" : "no (no limits, caps or sysfs writes)",
 	    F.task_size);
 }
