@@ -6,12 +6,15 @@
 #define MPIN_INTERNAL_H
 
 #include <linux/atomic.h>
+#include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rbtree.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 
 struct seq_file;
 
@@ -21,15 +24,24 @@ struct seq_file;
  *
  * Locking, outermost first:
  *
- *   op_lock     serialises this file's pin and unpin ioctls.  Held across
+ *   range lock  each pin or unpin ioctl owns its range [start, end) for
+ *               its whole run: it waits until no other ioctl of this file
+ *               works on an overlapping range, then lists its own in
+ *               @busy.  Ioctls on disjoint ranges run side by side (two
+ *               threads pinning their own buffers through one file);
+ *               overlapping ones are serialised, so no segment appears in
+ *               a range while an ioctl works on it.  Held across
  *               pin_user_pages() and GFP_KERNEL allocations.  Never taken
  *               by the MMU notifier.
- *   mmap_lock   read side, taken by the pin ioctl after op_lock; the MMU
- *               notifier runs with it held (munmap, mremap).
+ *   mmap_lock   read side, taken by the pin ioctl after its range lock;
+ *               the MMU notifier runs with it held (munmap, mremap).
  *   tree_lock   protects @segs and @nr_pages.  Held only for tree surgery
- *               and for unpinning the pages it removes; never across an
- *               allocation that may enter reclaim, because the notifier
- *               takes it and reclaim may call notifiers.
+ *               and for unpinning the pages of segments it trims; whole
+ *               segments are taken out of the tree and unpinned after it
+ *               is dropped.  Never held across an allocation that may
+ *               enter reclaim, because the notifier takes it and reclaim
+ *               may call notifiers.
+ *   busy_lock   a spinlock, innermost: protects @busy only.
  *
  * The notifier takes tree_lock only for MMU_NOTIFY_UNMAP on a blockable
  * range; every other event returns at once, so reclaim, migration and
@@ -39,10 +51,18 @@ struct mpin_file {
 	struct mm_struct *mm;		/* opener's mm, held by mmgrab() */
 	struct pid *owner;		/* opener's thread group, for fdinfo */
 	struct mmu_notifier mn;
-	struct mutex op_lock;		/* see above */
+	spinlock_t busy_lock;		/* see above */
+	struct list_head busy;		/* struct mpin_busy: ranges in use */
+	wait_queue_head_t busy_wait;	/* woken when a range is given back */
 	struct mutex tree_lock;		/* see above */
 	struct rb_root segs;		/* struct mpin_seg by ->start */
 	unsigned long nr_pages;		/* pages pinned through this file */
+};
+
+/* A range a pin or unpin ioctl works on: on the stack of that ioctl. */
+struct mpin_busy {
+	struct list_head node;
+	unsigned long start, end;
 };
 
 /* store.c: the per-file store of pinned pages. */
@@ -51,13 +71,15 @@ unsigned long mpin_store_unpinned(struct mpin_file *mf, unsigned long start,
 				  unsigned long end);
 unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
 				  unsigned long end);
+unsigned long mpin_store_scratch_runs(unsigned long n);
 int mpin_store_build(struct rb_root *pending, unsigned long start,
-		     struct page **pages, unsigned long n);
+		     struct page **pages, unsigned long n, u64 *scratch);
 void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending);
 void mpin_store_free_all(struct rb_root *root, bool dirty);
 int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		      unsigned long end, struct mpin_seg **spare,
-		      unsigned int *need, unsigned long *released);
+		      unsigned int *need, struct rb_root *gone,
+		      unsigned long *released);
 struct mpin_seg *mpin_store_seg_alloc(unsigned int nr_runs, gfp_t gfp);
 void mpin_store_seg_free(struct mpin_seg *seg);
 unsigned long mpin_store_metadata_bytes(void);

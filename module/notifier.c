@@ -39,6 +39,7 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 {
 	struct mpin_file *mf = container_of(mn, struct mpin_file, mn);
 	unsigned long released = 0;
+	struct rb_root gone = RB_ROOT;
 	struct mpin_seg *spare = NULL;
 	unsigned int need = 0;
 	int ret;
@@ -56,22 +57,23 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 
 	mutex_lock(&mf->tree_lock);
 	ret = mpin_store_remove(mf, range->start, range->end, &spare, &need,
-				&released);
+				&gone, &released);
 	if (ret == -EAGAIN) {
 		spare = mpin_store_seg_alloc(need, GFP_NOWAIT | __GFP_NOWARN);
 		if (!spare)
 			spare = mpin_store_seg_alloc(need, GFP_ATOMIC | __GFP_NOWARN);
 		if (spare) {
 			mpin_store_remove(mf, range->start, range->end, &spare,
-					  &need, &released);
+					  &need, &gone, &released);
 		} else {
 			pr_warn_ratelimited("no memory to split a pinned range on munmap: pins beyond %#lx released early\n",
 					    range->end);
 			mpin_store_remove(mf, range->start, range->end, NULL,
-					  NULL, &released);
+					  NULL, &gone, &released);
 		}
 	}
 	mutex_unlock(&mf->tree_lock);
+	mpin_store_free_all(&gone, true);
 	mpin_store_seg_free(spare);
 	if (released)
 		mpin_uncharge(mf->mm, released);
@@ -81,13 +83,16 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 static void mpin_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
 	struct mpin_file *mf = container_of(mn, struct mpin_file, mn);
+	struct rb_root gone;
 	unsigned long npages;
 
 	mutex_lock(&mf->tree_lock);
-	mpin_store_free_all(&mf->segs, true);
+	gone = mf->segs;
+	mf->segs = RB_ROOT;
 	npages = mf->nr_pages;
 	mf->nr_pages = 0;
 	mutex_unlock(&mf->tree_lock);
+	mpin_store_free_all(&gone, true);
 	if (npages)
 		mpin_uncharge(mm, npages);
 }
@@ -104,7 +109,9 @@ int mpin_file_init(struct mpin_file *mf)
 
 	mf->mm = current->mm;
 	mf->mn.ops = &mpin_mn_ops;
-	mutex_init(&mf->op_lock);
+	spin_lock_init(&mf->busy_lock);
+	INIT_LIST_HEAD(&mf->busy);
+	init_waitqueue_head(&mf->busy_wait);
 	mutex_init(&mf->tree_lock);
 	mf->segs = RB_ROOT;
 	mf->nr_pages = 0;
@@ -113,7 +120,6 @@ int mpin_file_init(struct mpin_file *mf)
 	if (ret) {
 		mmdrop(mf->mm);
 		mutex_destroy(&mf->tree_lock);
-		mutex_destroy(&mf->op_lock);
 	}
 	return ret;
 }
@@ -128,5 +134,4 @@ void mpin_file_destroy(struct mpin_file *mf)
 	WARN_ON_ONCE(!RB_EMPTY_ROOT(&mf->segs));
 	mmdrop(mf->mm);
 	mutex_destroy(&mf->tree_lock);
-	mutex_destroy(&mf->op_lock);
 }

@@ -80,9 +80,59 @@ static int check_vmas(struct mm_struct *mm, unsigned long start,
 	return 0;
 }
 
+/* Does a range in @mf->busy overlap [@start, @end)?  Under busy_lock. */
+static bool range_in_use(struct mpin_file *mf, unsigned long start,
+			 unsigned long end)
+{
+	struct mpin_busy *b;
+
+	lockdep_assert_held(&mf->busy_lock);
+	list_for_each_entry(b, &mf->busy, node)
+		if (b->start < end && start < b->end)
+			return true;
+	return false;
+}
+
+static bool range_trylock(struct mpin_file *mf, struct mpin_busy *me)
+{
+	bool free;
+
+	spin_lock(&mf->busy_lock);
+	free = !range_in_use(mf, me->start, me->end);
+	if (free)
+		list_add(&me->node, &mf->busy);
+	spin_unlock(&mf->busy_lock);
+	return free;
+}
+
+/*
+ * Own [@start, @end) of @mf against its other pin and unpin ioctls (see
+ * struct mpin_file).  The list holds one entry per ioctl in flight, so a
+ * linear scan is cheap.  Returns -EINTR if killed while waiting.
+ */
+static int range_lock_killable(struct mpin_file *mf, struct mpin_busy *me,
+			       unsigned long start, unsigned long end)
+{
+	me->start = start;
+	me->end = end;
+	return wait_event_killable(mf->busy_wait, range_trylock(mf, me)) ?
+	       -EINTR : 0;
+}
+
+static void range_unlock(struct mpin_file *mf, struct mpin_busy *me)
+{
+	spin_lock(&mf->busy_lock);
+	list_del(&me->node);
+	spin_unlock(&mf->busy_lock);
+	/* Pairs with the barrier in prepare_to_wait(): a waiter rechecks. */
+	if (wq_has_sleeper(&mf->busy_wait))
+		wake_up_all(&mf->busy_wait);
+}
+
 /* Pin [@start, @end), which holds no pinned page, into @pending. */
 static int pin_gap(struct rb_root *pending, unsigned long start,
-		   unsigned long end, struct page **pages, unsigned long batch)
+		   unsigned long end, struct page **pages, unsigned long batch,
+		   u64 *scratch)
 {
 	while (start < end) {
 		unsigned long want = min((end - start) >> PAGE_SHIFT, batch);
@@ -104,7 +154,7 @@ static int pin_gap(struct rb_root *pending, unsigned long start,
 			got = mpin_pin_user_pages(start, want, pages);
 		if (got <= 0)
 			return got ? (int)got : -EFAULT;
-		ret = mpin_store_build(pending, start, pages, got);
+		ret = mpin_store_build(pending, start, pages, got, scratch);
 		if (ret)
 			return ret;
 		start += (unsigned long)got << PAGE_SHIFT;
@@ -121,7 +171,7 @@ static int pin_gap(struct rb_root *pending, unsigned long start,
  * number of pages this call pinned.
  *
  * No segment can appear in [@start, @end) while this runs: other ioctls
- * wait for op_lock.  Segments can go, though, and not only elsewhere:
+ * on the range wait for its range lock.  Segments can go, though, and not only elsewhere:
  * munmap and mremap are held off by mmap_read_lock, but on 6.1 a hugetlb
  * zap (MADV_DONTNEED, a hole punched in hugetlbfs) also notifies
  * MMU_NOTIFY_UNMAP, under mmap_read_lock or without mmap_lock at all.
@@ -133,16 +183,19 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		   unsigned long end, unsigned long *newly)
 {
 	struct page *stack_pages[MPIN_STACK_PAGES];
+	u64 stack_scratch[MPIN_STACK_PAGES];
 	struct page **pages = stack_pages;
+	u64 *scratch = stack_scratch;
 	struct rb_root pending = RB_ROOT;
 	unsigned long npages, batch, cursor, gap_end, pinned = 0;
+	struct mpin_busy busy;
 	int ret;
 
 	*newly = 0;
-	if (mutex_lock_killable(&mf->op_lock))
+	if (range_lock_killable(mf, &busy, start, end))
 		return -EINTR;
 	if (mmap_read_lock_killable(mf->mm)) {
-		mutex_unlock(&mf->op_lock);
+		range_unlock(mf, &busy);
 		return -EINTR;
 	}
 
@@ -158,13 +211,17 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 	if (ret)
 		goto out_unlock;
 
+	/* The page array and mpin_store_build()'s scratch, in one block. */
 	batch = min(npages, MPIN_BATCH);
 	if (batch > MPIN_STACK_PAGES) {
-		pages = kvmalloc_array(batch, sizeof(*pages), GFP_KERNEL);
+		pages = kvmalloc(batch * sizeof(*pages) +
+				 mpin_store_scratch_runs(batch) * sizeof(*scratch),
+				 GFP_KERNEL);
 		if (!pages) {
 			ret = -ENOMEM;
 			goto out_uncharge;
 		}
+		scratch = (u64 *)(pages + batch);
 	} else {
 		batch = MPIN_STACK_PAGES;
 	}
@@ -175,7 +232,7 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		mutex_unlock(&mf->tree_lock);
 		if (cursor >= gap_end)
 			break;
-		ret = pin_gap(&pending, cursor, gap_end, pages, batch);
+		ret = pin_gap(&pending, cursor, gap_end, pages, batch, scratch);
 		if (ret)
 			break;
 		pinned += (gap_end - cursor) >> PAGE_SHIFT;
@@ -205,7 +262,7 @@ out_uncharge:
 	mpin_uncharge(mf->mm, npages);
 out_unlock:
 	mmap_read_unlock(mf->mm);
-	mutex_unlock(&mf->op_lock);
+	range_unlock(mf, &busy);
 	return ret;
 }
 
@@ -218,15 +275,18 @@ int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		     unsigned long end, unsigned long *released)
 {
 	struct mpin_seg *spare = NULL;
+	struct rb_root gone = RB_ROOT;
+	struct mpin_busy busy;
 	unsigned int need = 0;
 	int ret;
 
 	*released = 0;
-	if (mutex_lock_killable(&mf->op_lock))
+	if (range_lock_killable(mf, &busy, start, end))
 		return -EINTR;
 	for (;;) {
 		mutex_lock(&mf->tree_lock);
-		ret = mpin_store_remove(mf, start, end, &spare, &need, released);
+		ret = mpin_store_remove(mf, start, end, &spare, &need, &gone,
+					released);
 		mutex_unlock(&mf->tree_lock);
 		if (ret != -EAGAIN)
 			break;
@@ -238,7 +298,9 @@ int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 			break;
 		}
 	}
-	mutex_unlock(&mf->op_lock);
+	/* Outside tree_lock, but before the range is given back. */
+	mpin_store_free_all(&gone, true);
+	range_unlock(mf, &busy);
 	mpin_store_seg_free(spare);
 	if (*released)
 		mpin_uncharge(mf->mm, *released);

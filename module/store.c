@@ -259,7 +259,9 @@ unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
  * recording a pin, so it compares page pointers: nth_page() is a pointer
  * addition wherever the memory map is virtually contiguous (vmemmap,
  * flatmem) and a pfn lookup elsewhere, and either way it names the page
- * of pfn + k, so equality means physically consecutive.
+ * of pfn + k, so equality means physically consecutive.  Eight pages are
+ * compared per step with one branch, which halves the cost on a THP's
+ * 512 pages; the tail goes one by one.
  */
 static unsigned long run_length(struct page **pages, unsigned long n)
 {
@@ -267,20 +269,40 @@ static unsigned long run_length(struct page **pages, unsigned long n)
 	unsigned long k = 1;
 
 	n = min(n, MPIN_RUN_MAX_COUNT);
+	while (k + 8 <= n) {
+		unsigned long diff = 0;
+		unsigned int j;
+
+		for (j = 0; j < 8; j++)
+			diff |= (uintptr_t)pages[k + j] ^
+				(uintptr_t)nth_page(first, k + j);
+		if (diff)
+			break;
+		k += 8;
+	}
 	while (k < n && pages[k] == nth_page(first, k))
 		k++;
 	return k;
 }
 
+/* Room mpin_store_build() needs in @scratch for a batch of @n pages. */
+unsigned long mpin_store_scratch_runs(unsigned long n)
+{
+	return min_t(unsigned long, n, MPIN_SEG_MAX_RUNS);
+}
+
 /*
  * Describe @n pinned pages starting at user address @start as segments
- * queued on the private tree @pending.  On failure the pages not yet in a
- * segment are released (untouched, so not dirtied); the caller releases
- * @pending.
+ * queued on the private tree @pending.  The runs of each segment are
+ * found once, into @scratch (room for mpin_store_scratch_runs(@n) runs),
+ * and copied into a segment of just the right size.  On failure the
+ * pages not yet in a segment are released (untouched, so not dirtied);
+ * the caller releases @pending.
  */
 int mpin_store_build(struct rb_root *pending, unsigned long start,
-		     struct page **pages, unsigned long n)
+		     struct page **pages, unsigned long n, u64 *scratch)
 {
+	unsigned long room = mpin_store_scratch_runs(n);
 	unsigned long i = 0;
 
 	while (i < n) {
@@ -288,13 +310,12 @@ int mpin_store_build(struct rb_root *pending, unsigned long start,
 		unsigned int nr_runs = 0;
 		struct mpin_seg *seg;
 
-		/* How many pages fit in one segment's runs? */
-		for (j = i; j < n && nr_runs < MPIN_SEG_MAX_RUNS; j += len) {
+		for (j = i; j < n && nr_runs < room; j += len) {
 			len = run_length(pages + j, n - j);
 			pfn = page_to_pfn(pages[j]);
 			if (unlikely(pfn + len - 1 > MPIN_RUN_MAX_PFN))
 				goto fail;
-			nr_runs++;
+			scratch[nr_runs++] = make_run(pfn, len);
 		}
 
 		seg = mpin_store_seg_alloc(nr_runs, GFP_KERNEL_ACCOUNT);
@@ -302,12 +323,10 @@ int mpin_store_build(struct rb_root *pending, unsigned long start,
 			goto fail;
 		seg->start = start + (i << PAGE_SHIFT);
 		seg->npages = j - i;
-		seg->nr_runs = 0;
-		for (; i < j; i += len) {
-			len = run_length(pages + i, j - i);
-			seg->runs[seg->nr_runs++] = make_run(page_to_pfn(pages[i]), len);
-		}
+		seg->nr_runs = nr_runs;
+		memcpy(seg->runs, scratch, nr_runs * sizeof(seg->runs[0]));
 		seg_insert(pending, seg);
+		i = j;
 	}
 	return 0;
 
@@ -351,10 +370,17 @@ void mpin_store_free_all(struct rb_root *root, bool dirty)
  * to the number of runs required and -EAGAIN returned.  *@spare is set to
  * NULL when it is used.  With @need NULL the caller cannot allocate: the
  * tail half is released too.
+ *
+ * The pages of segments cut short are unpinned here, under tree_lock;
+ * segments released whole move to the private tree @gone, for the caller
+ * to release with mpin_store_free_all() once tree_lock is dropped, so
+ * that the bulk of an unpin holds up neither the notifier nor the other
+ * ioctls of the file.  They are counted in *@released all the same.
  */
 int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		      unsigned long end, struct mpin_seg **spare,
-		      unsigned int *need, unsigned long *released)
+		      unsigned int *need, struct rb_root *gone,
+		      unsigned long *released)
 {
 	struct mpin_seg *seg, *next, *tail = NULL;
 
@@ -390,10 +416,15 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 			tail->nr_runs = runs_slice(tail->runs, seg, stop,
 						   tail->npages);
 		}
-		seg_unpin(seg, off, stop - off, true);
 		*released += stop - off;
 		mf->nr_pages -= stop - off;
+		if (!off && stop == seg->npages) {
+			rb_erase(&seg->node, &mf->segs);
+			seg_insert(gone, seg);
+			continue;
+		}
 
+		seg_unpin(seg, off, stop - off, true);
 		if (off) {
 			/* Keep the head [0, off). */
 			seg->nr_runs = runs_slice(seg->runs, seg, 0, off);
@@ -404,9 +435,6 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 						  seg->npages - stop);
 			seg->start += stop << PAGE_SHIFT;
 			seg->npages -= stop;
-		} else {
-			rb_erase(&seg->node, &mf->segs);
-			mpin_store_seg_free(seg);
 		}
 		if (tail) {
 			seg_insert(&mf->segs, tail);
