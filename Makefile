@@ -7,6 +7,8 @@
 #   make            module + library
 #   make demo       build, boot the stock kernel in QEMU, show pinning at work
 #   make check      build, boot, run the functional tests in the VM
+#   make check-debug the same on a debug kernel (KASAN, lockdep, kmemleak,
+#                   fault injection) built once from linux-source-6.1
 #   make lint       checkpatch.pl --strict and sparse on the module
 #   make bench      benchmark against mlock, io_uring, RDMA registration (VM)
 
@@ -29,6 +31,8 @@ deps-vm:
 	@scripts/deps.sh build vm
 deps-lint:
 	@scripts/deps.sh build lint
+deps-debug:
+	@scripts/deps.sh build vm debug
 
 module: deps-build
 	@test -n "$(KVER)" || { echo "no Debian stock kernel (linux-image-*-amd64) found" >&2; exit 1; }
@@ -54,6 +58,12 @@ check: deps-vm module lib tests
 		$(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko --bindir $(CURDIR)/tests/bin; \
 	rc=$$?; echo; echo "make check: console log in build/check.log"; \
 	grep -E '^[0-9]+ passed, [0-9]+ failed' build/check.log | tail -n 1; exit $$rc
+
+# The suite on the debug kernel, then the long fuzz run (FUZZ_OPS
+# operations) and a kmemleak scan; tests/debug-kernel/README.md.
+FUZZ_OPS ?= 1000000
+check-debug: deps-debug lib tests
+	tests/debug-kernel/check-debug.sh --fuzz-ops $(FUZZ_OPS)
 
 demo: deps-vm module lib examples
 	$(VM) --numa -- $(CURDIR)/examples/demo.sh $(CURDIR)/mpin.ko
@@ -175,4 +185,4 @@ clean:
 	-$(MAKE) -C tools clean
 
 .PHONY: dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
-.PHONY: bench
+.PHONY: bench check-debug deps-debug

@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: MIT
 #
 # Install the Debian packages a make target needs, if any is missing.
-#   scripts/deps.sh build|vm|lint|bench
+#   scripts/deps.sh build|vm|lint|bench|debug
 # build: compilers, libkmod-dev (mpinstat) and the stock kernel's headers; vm: the stock kernel
 # image and QEMU; lint: sparse and the kernel source (for checkpatch.pl);
 # bench: the peers make bench measures mpin against (liburing, rdma-core
-# with the soft-RoCE provider, iproute2's ip and rdma) and gnuplot.
+# with the soft-RoCE provider, iproute2's ip and rdma) and gnuplot; debug:
+# the kernel source and what building it takes (make check-debug).
 set -eu
 
 pkgs=(build-essential pkg-config kmod libkmod-dev linux-headers-amd64)
@@ -16,6 +17,7 @@ for set in "$@"; do
 	vm) pkgs+=(linux-image-amd64 qemu-system-x86 busybox-static cpio e2fsprogs util-linux python3) ;;
 	dkms) pkgs+=(dkms) ;;
 	lint) pkgs+=(sparse linux-source-6.1 xz-utils) ;;
+	debug) pkgs+=(linux-source-6.1 xz-utils flex bison bc libelf-dev) ;;
 	bench) pkgs+=(liburing-dev libibverbs-dev rdma-core ibverbs-providers iproute2 gnuplot-nox) ;;
 	*) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;
 	esac
