@@ -6,9 +6,12 @@
 #
 #   make            module + library
 #   make demo       build, boot the stock kernel in QEMU, show pinning at work
-#   make check      build, boot, run the functional tests in the VM
-#   make check-debug the same on a debug kernel (KASAN, lockdep, kmemleak,
-#                   fault injection) built once from linux-source-6.1
+#   make check      build, boot, run the functional tests in the VM (and
+#                   the DKMS/package test on the stock and PREEMPT_RT kernels)
+#   make check-debug the suite, a long fuzz run and fault injection on a
+#                   debug kernel (KASAN, lockdep, kmemleak) built once from
+#                   linux-source-6.1
+#   make deb        Debian packages in build/deb
 #   make lint       checkpatch.pl --strict and sparse on the module
 #   make bench      benchmark against mlock, io_uring, RDMA registration (VM)
 
@@ -33,6 +36,10 @@ deps-lint:
 	@scripts/deps.sh build lint
 deps-debug:
 	@scripts/deps.sh build vm debug
+# make check's end-to-end DKMS and package test (tests/host/dkms.sh):
+# dkms, the Debian packaging tools and the PREEMPT_RT kernel with headers.
+deps-e2e:
+	@scripts/deps.sh build vm dkms deb rt
 
 module: deps-build
 	@test -n "$(KVER)" || { echo "no Debian stock kernel (linux-image-*-amd64) found" >&2; exit 1; }
@@ -51,10 +58,11 @@ examples: lib
 # machine's root file system mounted read-only inside it.
 VM = tests/vm/run-vm.sh --kver $(KVER)
 
-check: deps-vm module lib tests
+check: deps-vm deps-e2e module lib tests examples
 	-tests/host/install.sh --keep $(CURDIR)/tests/bin/install
+	-tests/host/dkms.sh --keep $(CURDIR)/tests/bin/dkms --log-dir $(CURDIR)/build
 	@mkdir -p build
-	$(VM) --numa --pmem --append movablecore=256M --log build/check.log -- \
+	$(VM) --numa --pmem --append "movablecore=256M vsyscall=xonly" --log build/check.log -- \
 		$(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko --bindir $(CURDIR)/tests/bin; \
 	rc=$$?; echo; echo "make check: console log in build/check.log"; \
 	grep -E '^[0-9]+ passed, [0-9]+ failed' build/check.log | tail -n 1; exit $$rc
@@ -62,11 +70,16 @@ check: deps-vm module lib tests
 # The suite on the debug kernel, then the long fuzz run (FUZZ_OPS
 # operations) and a kmemleak scan; tests/debug-kernel/README.md.
 FUZZ_OPS ?= 1000000
-check-debug: deps-debug lib tests
+check-debug: deps-debug lib tests examples
 	tests/debug-kernel/check-debug.sh --fuzz-ops $(FUZZ_OPS)
 
+# The demo: mlock vs mpin under move_pages(2), then the realtime demo
+# (no locking, mlockall, mpinall) drawn into build/demo/rtdemo.png.
+# DEMO_ARGS passes options to examples/rtdemo.
 demo: deps-vm module lib examples
-	$(VM) --numa -- $(CURDIR)/examples/demo.sh $(CURDIR)/mpin.ko
+	@scripts/deps.sh plot
+	examples/run-demo.sh --kver $(KVER) --module $(CURDIR)/mpin.ko --out $(CURDIR)/build/demo \
+		$(if $(DEMO_ARGS),-- $(DEMO_ARGS))
 
 # The benchmark against mlock, io_uring fixed buffers and ibv_reg_mr on
 # soft-RoCE (README.md, "Performance"): one VM run; results, CSV and plot
@@ -92,6 +105,8 @@ $(CHECKPATCH):
 lint: deps-lint
 	@grep -qx 'PACKAGE_VERSION="$(VERSION)"' dkms.conf || \
 		{ echo "dkms.conf PACKAGE_VERSION is not VERSION ($(VERSION))" >&2; exit 1; }
+	@[ "$$(dpkg-parsechangelog -l debian/changelog -S Version)" = "$(VERSION)" ] || \
+		{ echo "debian/changelog's version is not VERSION ($(VERSION)): dch -v $(VERSION)" >&2; exit 1; }
 	$(MAKE) $(CHECKPATCH)
 	$(CHECKPATCH) --strict --no-tree --quiet --show-types -f $(KERNEL_SOURCES)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null
@@ -177,6 +192,12 @@ dkms-uninstall:
 	-dkms remove mpin/$(VERSION) --all
 	rm -rf $(DKMS_SRC)
 
+# Debian packages mpin-dkms, libmpin1, libmpin-dev, mpin-tools (debian/),
+# built from a copy of the tree into build/deb and checked with lintian.
+deb:
+	@scripts/deps.sh build deb
+	scripts/deb.sh $(CURDIR)/build/deb
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
 	$(MAKE) -C lib clean
@@ -184,5 +205,5 @@ clean:
 	-$(MAKE) -C examples clean
 	-$(MAKE) -C tools clean
 
-.PHONY: dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
+.PHONY: deb deps-e2e dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
 .PHONY: bench check-debug deps-debug

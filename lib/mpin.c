@@ -17,7 +17,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/mpin.h>
@@ -199,4 +201,251 @@ int mpin_query(uint32_t *abi_version, uint64_t *features, size_t *page_size)
 	if (page_size)
 		*page_size = v.page_size;
 	return 0;
+}
+
+/*
+ * mpinall(): one MPIN_IOC_PIN per mapping of /proc/self/maps, so that the
+ * module's own checks decide what can be pinned and its errno says why
+ * not.  The maps text is read whole, and the report allocated, before the
+ * first pin, so that no allocation of ours changes the mappings between
+ * the snapshot and the pins.
+ */
+struct report_storage {
+	struct mpin_report report;	/* first: what the caller sees */
+	char *text;			/* the maps snapshot names point into */
+};
+
+static char *read_maps(size_t *lines)
+{
+	size_t size = 16384, used = 0, n = 0;
+	char *buf = NULL;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		ssize_t got;
+
+		if (!buf || used + 1 >= size) {
+			char *nbuf;
+
+			size = buf ? size * 2 : size;
+			nbuf = realloc(buf, size);
+			if (!nbuf)
+				goto fail;
+			buf = nbuf;
+		}
+		got = read(fd, buf + used, size - used - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			goto fail;
+		if (got == 0)
+			break;
+		used += got;
+	}
+	close(fd);
+	buf[used] = '\0';
+	for (size_t i = 0; i < used; i++)
+		n += buf[i] == '\n';
+	*lines = n;
+	return buf;
+fail:
+	{
+		int err = errno;
+
+		close(fd);
+		free(buf);
+		errno = err;
+	}
+	return NULL;
+}
+
+/* "start-end perms offset dev inode   name": 0 or -1 if malformed. */
+static int parse_maps_line(char *line, struct mpin_report_entry *e)
+{
+	unsigned long start, end;
+	int name_at = 0;
+
+	if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, e->perms, &name_at) < 3 ||
+	    !name_at || end <= start)
+		return -1;
+	e->start = start;
+	e->end = end;
+	e->name = line + name_at;
+	return 0;
+}
+
+static int pin_all(int flags, struct mpin_report *r, int fd)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	int limit_err = 0;
+
+	for (size_t i = 0; i < r->nr_entries; i++) {
+		struct mpin_report_entry *e = &r->entries[i];
+		size_t pages = (e->end - e->start) / page;
+		const void *addr = (const void *)e->start;
+
+		e->error = 0;
+		if (range_ioctl(fd, MPIN_IOC_PIN, addr, e->end - e->start) == 0) {
+			e->action = MPIN_REPORT_PINNED;
+			r->pinned_ranges++;
+			r->pinned_pages += pages;
+			continue;
+		}
+		e->error = errno;
+		if (e->error == EBADFD || e->error == ENOTTY || e->error == EINVAL)
+			return -1;	/* not a refusal of this mapping */
+		if ((flags & MPIN_LOCK_READONLY) && e->error == EACCES &&
+		    e->perms[0] == 'r' && e->perms[1] != 'w') {
+			if (mlock(addr, e->end - e->start) == 0) {
+				e->action = MPIN_REPORT_LOCKED;
+				e->error = 0;
+				r->locked_ranges++;
+				r->locked_pages += pages;
+				continue;
+			}
+			e->error = errno;
+		}
+		e->action = MPIN_REPORT_SKIPPED;
+		r->skipped_ranges++;
+		r->skipped_pages += pages;
+		if ((e->error == ENOMEM || e->error == EPERM) && !limit_err)
+			limit_err = e->error;
+	}
+	if (limit_err) {
+		errno = limit_err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * ENOMEM is also mpin()'s answer for a mapping that vanished between the
+ * snapshot and its pin, and for [vsyscall], which lies above user space:
+ * neither is a limit.  Report those as ENXIO, and the call as failed only
+ * if a mapping that is still there was refused for a limit (mincore()
+ * fails with ENOMEM where nothing is mapped).
+ */
+static void forgive_vanished(struct mpin_report *r, int *ret)
+{
+	int limited = 0;
+
+	for (size_t i = 0; i < r->nr_entries; i++) {
+		struct mpin_report_entry *e = &r->entries[i];
+		unsigned char vec;
+
+		if (e->action != MPIN_REPORT_SKIPPED)
+			continue;
+		if (e->error == ENOMEM && mincore((void *)e->start, 1, &vec) < 0 && errno == ENOMEM) {
+			e->error = ENXIO;
+			continue;
+		}
+		if (e->error == ENOMEM || e->error == EPERM)
+			limited = e->error;
+	}
+	if (!limited)
+		*ret = 0;
+	else
+		errno = limited;
+}
+
+int mpinall_report(int flags, struct mpin_report **report)
+{
+	struct report_storage *rs;
+	struct mpin_report *r;
+	size_t lines = 0, n = 0;
+	char *text, *line, *save = NULL;
+	int fd, ret;
+
+	if (!(flags & MPIN_CURRENT) || (flags & ~(MPIN_CURRENT | MPIN_LOCK_READONLY))) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = default_context(-1);
+	/* A zero-length pin only checks that the context is ours. */
+	if (fd >= 0 && range_ioctl(fd, MPIN_IOC_PIN, NULL, 0) < 0 && errno == EBADFD)
+		fd = default_context(fd);
+	if (fd < 0)
+		return -1;
+
+	text = read_maps(&lines);
+	if (!text)
+		return -1;
+	rs = calloc(1, sizeof(*rs) + (lines ? lines : 1) * sizeof(struct mpin_report_entry));
+	if (!rs) {
+		free(text);
+		return -1;
+	}
+	rs->text = text;
+	r = &rs->report;
+	r->entries = (struct mpin_report_entry *)(rs + 1);
+	for (line = strtok_r(text, "\n", &save); line && n < lines;
+	     line = strtok_r(NULL, "\n", &save))
+		if (parse_maps_line(line, &r->entries[n]) == 0)
+			n++;
+	r->nr_entries = n;
+
+	ret = pin_all(flags, r, fd);
+	if (ret && errno != ENOMEM && errno != EPERM) {
+		int err = errno;
+
+		mpin_report_free(r);
+		errno = err;
+		return -1;
+	}
+	forgive_vanished(r, &ret);
+	if (report)
+		*report = r;
+	else
+		mpin_report_free(r);
+	return ret;
+}
+
+int mpinall(int flags)
+{
+	return mpinall_report(flags, NULL);
+}
+
+void mpin_report_free(struct mpin_report *report)
+{
+	struct report_storage *rs = (struct report_storage *)report;
+
+	if (!rs)
+		return;
+	free(rs->text);
+	free(rs);
+}
+
+const char *mpin_report_reason(int error)
+{
+	switch (error) {
+	case 0:
+		return "";
+	case EACCES:
+		return "not writable";
+	case EOPNOTSUPP:
+		return "fs-DAX or shared disk-file mapping";
+	case EFAULT:
+		return "VM_IO/VM_PFNMAP mapping";
+	case ENOMEM:
+		return "over RLIMIT_MEMLOCK or max_pinned_pages";
+	case EPERM:
+		return "RLIMIT_MEMLOCK is 0";
+	case ENXIO:
+		return "not mapped any more, or not in user space";
+	default:
+		return strerror(error);
+	}
+}
+
+int munpinall(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	/* No default context yet: nothing of it is pinned. */
+	if (__atomic_load_n(&default_fd, __ATOMIC_ACQUIRE) < 0)
+		return 0;
+	/* The module clamps the end to the top of user space. */
+	return default_range_ioctl(MPIN_IOC_UNPIN, NULL, SIZE_MAX & ~(page - 1));
 }

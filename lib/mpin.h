@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define LIBMPIN_VERSION_MAJOR 0
-#define LIBMPIN_VERSION_MINOR 1
+#define LIBMPIN_VERSION_MINOR 2
 
 /*
  * Pin the pages covering [addr, addr + len) in the calling process's
@@ -49,6 +49,65 @@ int mpin_context_fd(const struct mpin_context *ctx);
  * granule.  Any pointer may be NULL.
  */
 int mpin_query(uint32_t *abi_version, uint64_t *features, size_t *page_size);
+
+/*
+ * mpinall(): the pinned counterpart of mlockall(MCL_CURRENT), for
+ * realtime programs.  It walks the mappings of the calling process
+ * (/proc/self/maps) and pins each one in the default context, as mpin()
+ * would: heap, stacks, .data/.bss, anonymous, shared memory and private
+ * file mappings.  Mappings mpin() refuses are skipped, with its errno as
+ * the reason (EACCES: not writable, e.g. program text; EOPNOTSUPP: fs-DAX
+ * or a shared disk-file mapping; EFAULT: VM_IO/VM_PFNMAP; ENOMEM: over
+ * RLIMIT_MEMLOCK or max_pinned_pages; EPERM: RLIMIT_MEMLOCK is 0;
+ * ENXIO: unmapped meanwhile, or not in user space, as [vsyscall]).
+ * Each mapping is all or nothing; the call as a whole is not.  Memory mapped later is not pinned (there is no
+ * MPIN_FUTURE: the kernel gives a module no hook on new mappings); grow
+ * the stack before calling, and pin later mappings with mpin().
+ */
+#define MPIN_CURRENT		0x1	/* pin what is mapped now (required) */
+#define MPIN_LOCK_READONLY	0x2	/* also mlock() readable mappings that
+					 * cannot be pinned because they are not
+					 * writable (text, read-only data), so that
+					 * they are resident and mapped too; they
+					 * can still migrate */
+
+enum mpin_report_action {
+	MPIN_REPORT_PINNED = 0,	/* pinned by this call (or already pinned) */
+	MPIN_REPORT_LOCKED,	/* mlock()ed (MPIN_LOCK_READONLY) */
+	MPIN_REPORT_SKIPPED,	/* left alone: see error */
+};
+
+struct mpin_report_entry {
+	uintptr_t start, end;	/* the mapping, as /proc/self/maps gave it */
+	int action;		/* enum mpin_report_action */
+	int error;		/* errno of the refusal; 0 unless skipped */
+	char perms[8];		/* "rw-p" and so on */
+	const char *name;	/* file, [heap], [stack]...; "" if anonymous */
+};
+
+struct mpin_report {
+	size_t nr_entries;
+	struct mpin_report_entry *entries;
+	size_t pinned_ranges, locked_ranges, skipped_ranges;
+	size_t pinned_pages, locked_pages, skipped_pages;
+};
+
+/*
+ * Returns 0 when every mapping was pinned, locked or skipped because of
+ * its kind; -1 with errno ENOMEM or EPERM when a limit stopped one or more
+ * mappings (the others stay pinned: see the report), ENOSYS without the
+ * module, EINVAL for unknown flags or without MPIN_CURRENT.
+ */
+int mpinall(int flags);
+/* The same, and *report describes every mapping (free it with
+ * mpin_report_free()); *report is set on success and on the limit errors. */
+int mpinall_report(int flags, struct mpin_report **report);
+void mpin_report_free(struct mpin_report *report);
+/* A short text for a skipped entry's error ("not writable", ...). */
+const char *mpin_report_reason(int error);
+/* Release every pin of the default context (the locks of
+ * MPIN_LOCK_READONLY stay until munlock()/munlockall()). */
+int munpinall(void);
 
 #ifdef __cplusplus
 }

@@ -39,7 +39,14 @@ static int mpin_open(struct inode *inode, struct file *file)
 	ret = mpin_file_init(mf);
 	if (ret) {
 		kfree(mf);
-		return ret;
+		/*
+		 * mmu_notifier_register() gives up with -EINTR whenever
+		 * signal_pending(), which io_uring's task_work notification
+		 * (TIF_NOTIFY_SIGNAL) also makes true: restart the call once
+		 * that is dealt with, as for a signal without a handler or
+		 * with SA_RESTART.
+		 */
+		return ret == -EINTR ? -ERESTARTSYS : ret;
 	}
 	mf->owner = get_task_pid(current, PIDTYPE_TGID);
 	file->private_data = mf;

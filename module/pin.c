@@ -120,12 +120,14 @@ static int pin_gap(struct rb_root *pending, unsigned long start,
  * left pinned by this call and nothing is charged.  *@newly is set to the
  * number of pages this call pinned.
  *
- * The segments of @mf inside [@start, @end) cannot change while this
- * runs: other ioctls wait for op_lock, and the notifier only removes
- * ranges being unmapped, while check_vmas() saw all of this range mapped
- * under mmap_read_lock, which holds munmap and mremap off it.  Segments
- * elsewhere may go at any moment, so each look at the tree takes
- * tree_lock.
+ * No segment can appear in [@start, @end) while this runs: other ioctls
+ * wait for op_lock.  Segments can go, though, and not only elsewhere:
+ * munmap and mremap are held off by mmap_read_lock, but on 6.1 a hugetlb
+ * zap (MADV_DONTNEED, a hole punched in hugetlbfs) also notifies
+ * MMU_NOTIFY_UNMAP, under mmap_read_lock or without mmap_lock at all.
+ * So each look at the tree takes tree_lock, the gaps pinned may add up
+ * to more than the pages counted and charged first, and the difference
+ * is charged at the end.
  */
 int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		   unsigned long end, unsigned long *newly)
@@ -133,7 +135,7 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 	struct page *stack_pages[MPIN_STACK_PAGES];
 	struct page **pages = stack_pages;
 	struct rb_root pending = RB_ROOT;
-	unsigned long npages, batch, cursor, gap_end;
+	unsigned long npages, batch, cursor, gap_end, pinned = 0;
 	int ret;
 
 	*newly = 0;
@@ -176,10 +178,17 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		ret = pin_gap(&pending, cursor, gap_end, pages, batch);
 		if (ret)
 			break;
+		pinned += (gap_end - cursor) >> PAGE_SHIFT;
 	}
 
 	if (pages != stack_pages)
 		kvfree(pages);
+	/* Segments went while we pinned (see above): charge their pages too. */
+	if (!ret && pinned > npages) {
+		ret = mpin_charge(mf->mm, pinned - npages);
+		if (!ret)
+			npages = pinned;
+	}
 	if (ret) {
 		mpin_store_free_all(&pending, false);
 		goto out_uncharge;

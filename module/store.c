@@ -254,6 +254,25 @@ unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
 }
 
 /*
+ * How many of @pages[0..@n) are physically consecutive from @pages[0],
+ * up to a run's maximum.  This loop is the whole per-page cost of
+ * recording a pin, so it compares page pointers: nth_page() is a pointer
+ * addition wherever the memory map is virtually contiguous (vmemmap,
+ * flatmem) and a pfn lookup elsewhere, and either way it names the page
+ * of pfn + k, so equality means physically consecutive.
+ */
+static unsigned long run_length(struct page **pages, unsigned long n)
+{
+	struct page *first = pages[0];
+	unsigned long k = 1;
+
+	n = min(n, MPIN_RUN_MAX_COUNT);
+	while (k < n && pages[k] == nth_page(first, k))
+		k++;
+	return k;
+}
+
+/*
  * Describe @n pinned pages starting at user address @start as segments
  * queued on the private tree @pending.  On failure the pages not yet in a
  * segment are released (untouched, so not dirtied); the caller releases
@@ -265,23 +284,17 @@ int mpin_store_build(struct rb_root *pending, unsigned long start,
 	unsigned long i = 0;
 
 	while (i < n) {
-		unsigned long j, pfn, prev = 0, count = 0;
+		unsigned long j, len, pfn;
 		unsigned int nr_runs = 0;
 		struct mpin_seg *seg;
 
 		/* How many pages fit in one segment's runs? */
-		for (j = i; j < n; j++) {
+		for (j = i; j < n && nr_runs < MPIN_SEG_MAX_RUNS; j += len) {
+			len = run_length(pages + j, n - j);
 			pfn = page_to_pfn(pages[j]);
-			if (unlikely(pfn > MPIN_RUN_MAX_PFN))
+			if (unlikely(pfn + len - 1 > MPIN_RUN_MAX_PFN))
 				goto fail;
-			if (!count || pfn != prev + 1 || count == MPIN_RUN_MAX_COUNT) {
-				if (nr_runs == MPIN_SEG_MAX_RUNS)
-					break;
-				nr_runs++;
-				count = 0;
-			}
-			prev = pfn;
-			count++;
+			nr_runs++;
 		}
 
 		seg = mpin_store_seg_alloc(nr_runs, GFP_KERNEL_ACCOUNT);
@@ -290,19 +303,10 @@ int mpin_store_build(struct rb_root *pending, unsigned long start,
 		seg->start = start + (i << PAGE_SHIFT);
 		seg->npages = j - i;
 		seg->nr_runs = 0;
-		for (count = 0; i < j; i++) {
-			pfn = page_to_pfn(pages[i]);
-			if (count && pfn == prev + 1 && count < MPIN_RUN_MAX_COUNT) {
-				count++;
-			} else {
-				if (count)
-					seg->runs[seg->nr_runs++] =
-						make_run(prev + 1 - count, count);
-				count = 1;
-			}
-			prev = pfn;
+		for (; i < j; i += len) {
+			len = run_length(pages + i, j - i);
+			seg->runs[seg->nr_runs++] = make_run(page_to_pfn(pages[i]), len);
 		}
-		seg->runs[seg->nr_runs++] = make_run(prev + 1 - count, count);
 		seg_insert(pending, seg);
 	}
 	return 0;

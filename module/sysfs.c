@@ -49,14 +49,16 @@ static ssize_t max_pinned_pages_store(struct kobject *kobj,
 				      const char *buf, size_t count)
 {
 	unsigned long max;
-	int ret;
 
 	/* The mode is 0644 already; the cap binds root, so guard it twice. */
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	ret = kstrtoul(buf, 0, &max);
-	if (ret)
-		return ret;
+	/*
+	 * kstrtoul() says -ERANGE for a number too large; the ABI promises
+	 * EINVAL for anything that is not a page count.
+	 */
+	if (kstrtoul(buf, 0, &max))
+		return -EINVAL;
 	mpin_set_global_max(max);
 	return count;
 }

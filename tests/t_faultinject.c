@@ -597,8 +597,11 @@ static void sweep(struct path *p)
  * The notifier cannot sleep for memory (reclaim calls notifiers), so a
  * split on munmap tries GFP_NOWAIT then GFP_ATOMIC; when both fail the
  * rest of the segment is released with the unmapped part.  failslab with
- * the default ignore-gfp-wait=Y fails only allocations that cannot
- * reclaim: munmap's own (GFP_KERNEL) go through, the notifier's two fail.
+ * ignore-gfp-wait=Y fails only allocations that cannot reclaim: munmap's
+ * own (GFP_KERNEL) go through, the notifier's two fail.  Without a limit
+ * on the count: the maple tree also tries GFP_NOWAIT first and falls back
+ * to GFP_KERNEL, and with times=2 it used both failures up before the
+ * notifier ran.
  */
 static void notifier_fallback(void)
 {
@@ -613,7 +616,7 @@ static void notifier_fallback(void)
 	knob_set(DBG "/failslab/task-filter", "Y");
 	knob_set(DBG "/failslab/interval", "1");
 	knob_set(DBG "/failslab/probability", "100");
-	knob_set(DBG "/failslab/times", "2");
+	knob_set(DBG "/failslab/times", "-1");
 	knob_set("/proc/self/make-it-fail", "1");
 	errno = 0;
 	if (!tap_ok(munmap(page(&c, 8), 8 * psz) == 0,

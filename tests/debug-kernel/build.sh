@@ -3,8 +3,9 @@
 #
 # Build the mpin debug kernel (KASAN, lockdep, kmemleak, DEBUG_VM, fault
 # injection) from Debian's linux-source-6.1, once: the result is cached
-# outside the tree, keyed by a hash of the configuration fragment, this
-# script, the source package and the compiler, so later runs reuse it.
+# outside the tree, keyed by a hash of the configuration fragment, the
+# patches, this script, the source package and the compiler, so later
+# runs reuse it.
 #
 # Usage: tests/debug-kernel/build.sh [--key | --cached]
 #   (no option)  build if needed; print the kernel build tree (KDIR)
@@ -55,8 +56,10 @@ src_id() {
 		stat -L -c '%n %s %Y' "$src"
 	fi
 }
+patches=("$here"/patches/*.patch)
+[ -e "${patches[0]}" ] || patches=()
 key=$({
-	cat "$fragment" "$0"
+	cat "$fragment" "$0" ${patches[@]+"${patches[@]}"}
 	src_id
 	${CC:-gcc} --version | head -n 1
 } | sha256sum | cut -c1-16)
@@ -96,6 +99,12 @@ mkdir -p "$kdir" "$dir/modroot"
 t0=$(date +%s)
 say "extracting $src into $kdir"
 tar -xJf "$src" -C "$kdir" --strip-components=1
+# Fixes for the kernel itself, each explained in its header
+# (tests/debug-kernel/README.md, "Patches").
+for p in ${patches[@]+"${patches[@]}"}; do
+	say "applying $(basename "$p")"
+	patch -s -p1 -d "$kdir" <"$p" || die "$(basename "$p") does not apply"
+done
 t1=$(date +%s)
 
 # allnoconfig with the fragment as the values to keep: everything not in

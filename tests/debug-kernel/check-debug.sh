@@ -55,10 +55,14 @@ make -s -C "$kdir" M="$mod" W=1 modules
 t2=$(date +%s)
 
 mkdir -p build
+# t_install's host half, as make check runs it: in the guest /lib/modules
+# is the debug kernel's, with no stock kernel to build against.
+tests/host/install.sh --keep "$top/tests/bin/install" >build/check-debug-install.log 2>&1 ||
+	echo "$me: tests/host/install.sh failed: t_install will say why (build/check-debug-install.log)"
 # kasan_multi_shot: report every KASAN error, not only the first.
 rc=0
 tests/vm/run-vm.sh --kernel "$kdir/arch/x86/boot/bzImage" --kver "$kver" --modroot "$kernel_dir/modroot" \
-	--numa --pmem --append "movablecore=256M kasan_multi_shot" \
+	--numa --pmem --append "movablecore=256M vsyscall=xonly kasan_multi_shot" \
 	--timeout "$timeout" --log build/check-debug.log -- \
 	"$top/tests/debug-kernel/guest.sh" --module "$mod/mpin.ko" --bindir "$top/tests/bin" \
 	--test-timeout "$test_timeout" --fuzz-ops "$fuzz_ops" --fuzz-seed "$fuzz_seed" \

@@ -8,7 +8,7 @@
 #   2. runs the whole functional suite (tests/run-tests.sh: each test's
 #      dmesg checked for KASAN, lockdep, DEBUG_VM and WARN reports, and
 #      kmemleak for objects the module leaked, before it is unloaded);
-#   3. the long fuzz run (HOOK, see below);
+#   3. the long fuzz run (t_fuzz with --fuzz-ops operations);
 #   4. over the whole run: a kmemleak scan, every kernel report in dmesg,
 #      the taint flags, and whether lockdep is still on.
 # Any report fails the run and is printed.  The last lines are the
@@ -18,18 +18,17 @@
 #   --test-timeout S   per-test limit (default 1800: KASAN under TCG is slow)
 #   --fuzz-ops N       operations of the long fuzz run (default 1000000)
 #   --fuzz-seed S      (default 1)
-#   --fuzz PATH        the fuzzer (default: the first of tests/fuzz/mpin-fuzz,
-#                      tests/fuzz/fuzz, tests/bin/fuzz that exists)
+#   --fuzz-threads N   (default 3)
 #   --only NAMES       run-tests.sh --only: a subset of the suite
 set -u
 export LC_ALL=C
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-module='' bindir='' test_timeout=1800 fuzz_ops=1000000 fuzz_seed=1 fuzz='' only=''
+module='' bindir='' test_timeout=1800 fuzz_ops=1000000 fuzz_seed=1 fuzz_threads=3 only=''
 die() { printf 'guest.sh: %s\n' "$*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--module | --bindir | --test-timeout | --fuzz-ops | --fuzz-seed | --fuzz | --only)
+	--module | --bindir | --test-timeout | --fuzz-ops | --fuzz-seed | --fuzz-threads | --only)
 		[ $# -ge 2 ] || die "$1 wants a value" ;;
 	esac
 	case "$1" in
@@ -38,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--test-timeout) test_timeout=$2; shift 2 ;;
 	--fuzz-ops) fuzz_ops=$2; shift 2 ;;
 	--fuzz-seed) fuzz_seed=$2; shift 2 ;;
-	--fuzz) fuzz=$2; shift 2 ;;
+	--fuzz-threads) fuzz_threads=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	*) die "unknown argument $1" ;;
 	esac
@@ -80,29 +79,20 @@ rc=0
 [ "$rc" = 0 ] || fail "the functional suite (status $rc)"
 echo "# check-debug: suite took $((SECONDS - t0))s"
 
-# --- 3. the long fuzz run (HOOK) ----------------------------------------------
-# The fuzzer (tests/fuzz) is written separately: when its binary exists it
-# runs here for --fuzz-ops operations through run-tests.sh, so it gets the
-# same dmesg, pin balance and kmemleak checks as every test; it must print
-# TAP.  Until it exists this step is skipped with a message.
-if [ -z "$fuzz" ]; then
-	for f in "$top/tests/fuzz/mpin-fuzz" "$top/tests/fuzz/fuzz" "$top/tests/bin/fuzz"; do
-		[ -x "$f" ] && { fuzz=$f; break; }
-	done
-fi
+# --- 3. the long fuzz run ---------------------------------------------------
+# t_fuzz again, one run of --fuzz-ops operations with a fixed seed (so a
+# failure reproduces), through run-tests.sh for the same per-test checks.
 if [ -n "$only" ]; then
 	echo "# check-debug: fuzz: skipped (--only)"
-elif [ -z "$fuzz" ] || [ "$fuzz_ops" = 0 ]; then
-	echo "# check-debug: fuzz: SKIPPED: no fuzzer binary (tests/fuzz not built), or --fuzz-ops 0"
+elif [ "$fuzz_ops" = 0 ]; then
+	echo "# check-debug: fuzz: skipped (--fuzz-ops 0)"
 else
 	t0=$SECONDS
-	fbin=/tmp/mpin-check-debug-fuzz
-	mkdir -p "$fbin"
-	printf '#!/bin/sh\nexec %q --ops %q --seed %q\n' "$fuzz" "$fuzz_ops" "$fuzz_seed" >"$fbin/t_fuzz_long"
-	chmod 755 "$fbin/t_fuzz_long"
-	echo "# check-debug: fuzz: $fuzz --ops $fuzz_ops --seed $fuzz_seed"
+	echo "# check-debug: fuzz: seed $fuzz_seed, $fuzz_threads threads, $fuzz_ops operations"
 	rc=0
-	"$top/tests/run-tests.sh" --module "$module" --bindir "$fbin" --timeout "$test_timeout" || rc=$?
+	MPIN_FUZZ_RUNS="$fuzz_seed:$fuzz_threads" MPIN_FUZZ_OPS=$fuzz_ops \
+		"$top/tests/run-tests.sh" --module "$module" --bindir "$bindir" \
+		--timeout "$test_timeout" --only t_fuzz || rc=$?
 	[ "$rc" = 0 ] || fail "the fuzz run of $fuzz_ops operations (status $rc)"
 	echo "# check-debug: fuzz took $((SECONDS - t0))s"
 fi

@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# make demo: boot the stock kernel in QEMU with two NUMA nodes, run
+# examples/demo.sh in it, and draw the realtime demo on the host.
+#   examples/run-demo.sh [--kver K] [--module PATH] [--out DIR] [-- rtdemo options]
+# Writes into DIR (default build/demo): console.log, rtdemo.csv (every
+# cycle of the three runs), summary.txt and rtdemo.png.  The guest's root
+# is read-only, so the samples come back through the console.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+kver=${KVER:-}
+module=$top/mpin.ko
+out=$top/build/demo
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kver) kver=$2; shift 2 ;;
+	--module) module=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--) shift; break ;;
+	-h | --help) sed -n '/^# make demo/,/^# is read-only/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) echo "run-demo.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[ -n "$kver" ] || kver=$("$top/tests/vm/kver.sh")
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+rc=0
+# The samples stay out of the terminal: they are read back from the log.
+set -o pipefail
+(cd "$top" && tests/vm/run-vm.sh --kver "$kver" --numa --log "$out/console.log" \
+	-- examples/demo.sh "$module" "$@") |
+	sed -u '/^--- rtdemo samples begin ---/,/^--- rtdemo samples end ---/d' || rc=$?
+[ "$rc" = 0 ] || { echo "run-demo.sh: the demo VM failed (status $rc); see $out/console.log" >&2; exit 1; }
+
+sed -n '/^--- rtdemo samples begin ---$/,/^--- rtdemo samples end ---$/p' "$out/console.log" |
+	sed '1d;$d' | tr -d '\r' >"$out/rtdemo.csv"
+[ -s "$out/rtdemo.csv" ] || { echo "run-demo.sh: no samples in the console output" >&2; exit 1; }
+grep -a '^rtdemo: mode=' "$out/console.log" | tr -d '\r' >"$out/summary.txt"
+
+echo
+echo "== Realtime demo, under QEMU/TCG (an emulator: absolute latencies are"
+echo "   distorted and noisy; page-fault and migration counts are the robust signal)"
+"$here/rtdemo-table.sh" "$out/summary.txt"
+if command -v gnuplot >/dev/null; then
+	"$here/rtdemo-plot.sh" "$out/rtdemo.csv" "$out/summary.txt" "$out/rtdemo.png" &&
+		echo "plot: $out/rtdemo.png"
+else
+	echo "run-demo.sh: gnuplot not found (apt-get install gnuplot-nox): no plot" >&2
+fi

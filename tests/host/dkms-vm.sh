@@ -1,0 +1,154 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The in-VM half of tests/host/dkms.sh: run as root in the test VM
+# (tests/vm/run-vm.sh) while the host has the mpin packages installed and
+# DKMS has built mpin.ko for the booted kernel.  Loads the module the way
+# a machine does and checks what it got, then runs the functional suite
+# against the same module file.
+#
+#   tests/host/dkms-vm.sh VERSION PROGDIR [-- RUN-TESTS-ARGS...]
+# (the arguments after -- go to tests/run-tests.sh)
+#
+# VERSION is the packaged version; PROGDIR holds ex_pkg and ex_pkg_static,
+# built on the host against the installed libmpin-dev.  TAP lines are
+# prefixed "dkms-vm: " so that the host can tell them from the suite's.
+# Exit status: nonzero if a check here or the suite failed.
+set -u
+export LC_ALL=C
+
+[ $# -ge 2 ] || { echo "usage: $0 VERSION PROGDIR [-- RUN-TESTS-ARGS...]" >&2; exit 2; }
+version=$1 progdir=$2
+shift 2
+[ "${1:-}" != -- ] || shift
+[ "${MPIN_VM:-}" = 1 ] || { echo "dkms-vm.sh: run me in the test VM (tests/vm/run-vm.sh)" >&2; exit 2; }
+top=$(cd "$(dirname "$0")/../.." && pwd)
+kver=$(uname -r)
+want=/lib/modules/$kver/updates/dkms/mpin.ko
+
+n=0 failed=0
+ok() { # ok COND MESSAGE
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "dkms-vm: ok $n - $2"; else echo "dkms-vm: not ok $n - $2"; failed=1; fi
+	return "$1"
+}
+skip() { n=$((n + 1)); echo "dkms-vm: ok $n - $1 # SKIP $2"; }
+diag() { echo "dkms-vm: # $*"; }
+settle() { # up to 2 s for "$@" to succeed
+	local _
+	for _ in $(seq 20); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+loaded() { [ -d /sys/module/mpin ]; }
+# shellcheck disable=SC2317 # called through settle
+unloaded() { ! loaded; }
+unload() { loaded || return 0; settle modprobe -r mpin 2>/dev/null; settle unloaded; }
+
+diag "kernel $kver ($(grep -qx 'CONFIG_PREEMPT_RT=y' "/boot/config-$kver" 2>/dev/null && echo PREEMPT_RT || echo not PREEMPT_RT))"
+if loaded; then
+	diag "mpin already loaded: unloading it first"
+	unload
+fi
+
+# ---- modprobe, as an administrator (or systemd-modules-load) would -------------
+t0=$(cat /proc/sys/kernel/tainted)
+diag "tainted before loading: $t0"
+out=$(modprobe mpin 2>&1)
+ok $? "modprobe mpin${out:+: $out}"
+rc=0; settle test -c /dev/mpin || rc=1
+ok $rc "/dev/mpin appears"
+path=$(modinfo -n mpin 2>&1)
+[ "$path" = "$want" ]
+ok $? "kmod resolves mpin to DKMS's $want (got $path)"
+# The loaded module is that file, not some other mpin.ko.
+src_sys=$(cat /sys/module/mpin/srcversion 2>/dev/null)
+src_file=$(modinfo -F srcversion "$want" 2>/dev/null)
+[ -n "$src_sys" ] && [ "$src_sys" = "$src_file" ]
+ok $? "the loaded module is that file (srcversion $src_sys, file $src_file)"
+v=$(cat /sys/kernel/mpin/version 2>/dev/null)
+[ "$v" = "$version" ]
+ok $? "/sys/kernel/mpin/version is the packaged version $version (got $v)"
+
+# Taint: O (TAINT_OOT_MODULE, 4096) always, for any module not built with
+# the kernel.  E (TAINT_UNSIGNED_MODULE, 8192) when the kernel cannot
+# verify the module's signature: DKMS signs it with its MOK key
+# (/var/lib/dkms/mok.key; tests/host/dkms.sh checks the signature against
+# mok.pub), but only a kernel booted through shim with that key enrolled
+# (mokutil --import) trusts it, and this VM boots the kernel directly.
+# Nothing else is accepted.
+t1=$(cat /proc/sys/kernel/tainted)
+new=$((t1 & ~t0))
+mt=$(cat /sys/module/mpin/taint 2>/dev/null)
+diag "tainted after loading: $t1 (new bits $new), /sys/module/mpin/taint: $mt"
+[ $((new & 4096)) = 4096 ] && [ $((new & ~(4096 | 8192))) = 0 ]
+ok $? "taint: only O (4096, out-of-tree) and possibly E (8192, unsigned) added (new bits $new)"
+if [ $((new & 8192)) = 8192 ]; then
+	dmesg | grep -q 'mpin: module verification failed: signature and/or required key missing'
+	ok $? "E comes from the signature check: this kernel does not trust DKMS's MOK key (not enrolled; no shim here)"
+	case "$mt" in OE) r=0 ;; *) r=1 ;; esac
+	ok $r "/sys/module/mpin/taint is OE (got $mt)"
+else
+	ok "$([ "$mt" = O ]; echo $?)" "/sys/module/mpin/taint is O: the signature was verified (got $mt)"
+fi
+
+# ---- the packaged tools and library -------------------------------------------
+if [ -x /usr/sbin/mpinstat ]; then
+	out=$(/usr/sbin/mpinstat 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | head -n 4 | sed 's/^/dkms-vm: # /'
+	[ "$rc" = 0 ] && grep -q "path  *$want\$" <<<"$out" && grep -q "version  *$version (modinfo $version: same)" <<<"$out"
+	ok $? "/usr/sbin/mpinstat (mpin-tools): exit 0, module path $want, version same as modinfo"
+else
+	ok 1 "/usr/sbin/mpinstat installed (mpin-tools)"
+fi
+lddout=$(ldd "$progdir/ex_pkg" 2>&1)
+lib=$(sed -n 's/^[[:space:]]*libmpin\.so\.1 => \([^ ]*\) .*/\1/p' <<<"$lddout")
+diag "ldd ex_pkg: libmpin.so.1 => $lib"
+case "$(readlink -f "$lib" 2>/dev/null)" in
+/usr/lib/*-linux-gnu/libmpin.so.1.*) r=0 ;;
+*) r=1 ;;
+esac
+ok $r "ex_pkg (cc \$(pkg-config --cflags --libs libmpin)) loads libmpin1's library, no LD_LIBRARY_PATH"
+for ex in ex_pkg ex_pkg_static; do
+	out=$(env -u LD_LIBRARY_PATH "$progdir/$ex" 2>&1)
+	ok $? "$ex pins and unpins through /dev/mpin (${out})"
+done
+
+# ---- unload; load again as the boot does (modules-load.d) --------------------------
+unload
+ok $? "modprobe -r mpin"
+mlconf=/usr/lib/modules-load.d/mpin.conf
+sml=
+for f in /lib/systemd/systemd-modules-load /usr/lib/systemd/systemd-modules-load; do
+	[ -x "$f" ] && sml=$f && break
+done
+if [ -z "$sml" ]; then
+	skip "systemd-modules-load loads mpin from $mlconf" "systemd is not installed on the host"
+else
+	out=$("$sml" "$mlconf" 2>&1)
+	rc=$?
+	settle loaded
+	[ "$rc" = 0 ] && loaded
+	ok $? "systemd-modules-load $mlconf (as at boot) loads mpin${out:+: $out}"
+	if command -v udevadm >/dev/null && [ -c /dev/mpin ]; then
+		out=$(udevadm test --action=add /sys/class/misc/mpin 2>&1)
+		grep -E "60-mpin\.rules" <<<"$out" | head -n 3 | sed 's/^/dkms-vm: # udevadm test: /'
+		grep -qE "(/usr)?/lib/udev/rules\.d/60-mpin\.rules:[0-9]+ MODE 0?666" <<<"$out"
+		ok $? "udevadm test: /lib/udev/rules.d/60-mpin.rules (mpin-dkms) sets /dev/mpin mode 0666"
+	else
+		skip "udev rule of mpin-dkms applies" "no udevadm on the host"
+	fi
+	unload
+	ok $? "modprobe -r mpin again"
+fi
+echo "dkms-vm: 1..$n"
+
+[ $# -gt 0 ] || exit "$failed"
+# ---- the functional suite against the DKMS-built module ---------------------------
+"$top/tests/run-tests.sh" "$@"
+rc=$?
+[ "$failed" = 0 ] || rc=1
+exit "$rc"
