@@ -8,6 +8,9 @@
 #   make demo       build, boot the stock kernel in QEMU, show pinning at work
 #   make check      build, boot, run the functional tests in the VM (and
 #                   the DKMS/package test on the stock and PREEMPT_RT kernels)
+#   make check-debug the suite, a long fuzz run and fault injection on a
+#                   debug kernel (KASAN, lockdep, kmemleak) built once from
+#                   linux-source-6.1
 #   make deb        Debian packages in build/deb
 #   make lint       checkpatch.pl --strict and sparse on the module
 #   make bench      benchmark against mlock, io_uring, RDMA registration (VM)
@@ -31,6 +34,8 @@ deps-vm:
 	@scripts/deps.sh build vm
 deps-lint:
 	@scripts/deps.sh build lint
+deps-debug:
+	@scripts/deps.sh build vm debug
 # make check's end-to-end DKMS and package test (tests/host/dkms.sh):
 # dkms, the Debian packaging tools and the PREEMPT_RT kernel with headers.
 deps-e2e:
@@ -61,6 +66,12 @@ check: deps-vm deps-e2e module lib tests examples
 		$(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko --bindir $(CURDIR)/tests/bin; \
 	rc=$$?; echo; echo "make check: console log in build/check.log"; \
 	grep -E '^[0-9]+ passed, [0-9]+ failed' build/check.log | tail -n 1; exit $$rc
+
+# The suite on the debug kernel, then the long fuzz run (FUZZ_OPS
+# operations) and a kmemleak scan; tests/debug-kernel/README.md.
+FUZZ_OPS ?= 1000000
+check-debug: deps-debug lib tests examples
+	tests/debug-kernel/check-debug.sh --fuzz-ops $(FUZZ_OPS)
 
 # The demo: mlock vs mpin under move_pages(2), then the realtime demo
 # (no locking, mlockall, mpinall) drawn into build/demo/rtdemo.png.
@@ -195,4 +206,4 @@ clean:
 	-$(MAKE) -C tools clean
 
 .PHONY: deb deps-e2e dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
-.PHONY: bench
+.PHONY: bench check-debug deps-debug

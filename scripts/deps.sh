@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: MIT
 #
 # Install the Debian packages a make target needs, if any is missing.
-#   scripts/deps.sh build|vm|lint|bench|plot|dkms|deb|rt
+#   scripts/deps.sh build|vm|lint|bench|plot|dkms|deb|rt|debug
 # build: compilers, libkmod-dev (mpinstat) and the stock kernel's headers; vm: the stock kernel
 # image and QEMU; lint: sparse and the kernel source (for checkpatch.pl); dkms: dkms and
 # openssl (which DKMS needs to make its MOK signing key); deb: the Debian packaging tools
 # (make deb); rt: the PREEMPT_RT kernel and its headers (make check boots it);
 # bench: the peers make bench measures mpin against (liburing, rdma-core
 # with the soft-RoCE provider, iproute2's ip and rdma) and gnuplot; plot:
-# gnuplot alone (make demo's picture).
+# gnuplot alone (make demo's picture); debug: the kernel source and what
+# building it takes (make check-debug).
 set -eu
 
 pkgs=(build-essential pkg-config kmod libkmod-dev linux-headers-amd64)
@@ -21,6 +22,7 @@ for set in "$@"; do
 	deb) pkgs+=(dpkg-dev debhelper dh-dkms lintian) ;;
 	rt) pkgs+=(linux-image-rt-amd64 linux-headers-rt-amd64) ;;
 	lint) pkgs+=(sparse linux-source-6.1 xz-utils) ;;
+	debug) pkgs+=(linux-source-6.1 xz-utils patch flex bison bc libelf-dev) ;;
 	bench) pkgs+=(liburing-dev libibverbs-dev rdma-core ibverbs-providers iproute2 gnuplot-nox) ;;
 	plot) pkgs+=(gnuplot-nox) ;;
 	*) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;

@@ -158,7 +158,12 @@ prefix() {
 	local l
 	while IFS= read -r l; do printf '%s%s\n' "$1" "$l"; done
 }
-BAD_DMESG='BUG:|WARNING:|Oops|general protection|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|kmemleak|sleeping function called from invalid context|Call Trace'
+# Kernel reports: KASAN ("BUG: KASAN: ..."), lockdep ("WARNING: possible
+# circular locking ...", "BUG: sleeping function ..."), WARN ("WARNING:
+# CPU: ..."), DEBUG_VM (VM_BUG_ON: "page dumped because", "kernel BUG at",
+# no "BUG:"), DEBUG_LIST ("list_add corruption", with a WARNING), kmemleak's
+# own complaints, and any stack dump.  tests/debug-kernel/guest.sh has a copy.
+BAD_DMESG='BUG:|WARNING:|Oops|general protection|kernel BUG at|page dumped because|list_(add|del) corruption|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|kmemleak|sleeping function called from invalid context|Call Trace'
 
 # check_dmesg PREFIX: the kernel complained about nothing since the mark.
 check_dmesg() {

@@ -5,11 +5,14 @@
 # module chain of one kernel, and tests/vm/init as /init.
 #
 # Usage:
-#   tests/vm/mkinitramfs.sh OUT KVER     build into OUT (cpio.gz), always
-#   tests/vm/mkinitramfs.sh --cached KVER
+#   tests/vm/mkinitramfs.sh OUT KVER [MODROOT]
+#                                        build into OUT (cpio.gz), always
+#   tests/vm/mkinitramfs.sh --cached KVER [MODROOT]
 #                                        print the path of the cached image
 #                                        for KVER, building it if needed
 #   tests/vm/mkinitramfs.sh --cache-dir  print the cache directory
+# MODROOT: take the modules from MODROOT/lib/modules/KVER (a kernel built
+# elsewhere, see run-vm.sh --modroot) rather than /lib/modules/KVER.
 # Environment: MPIN_CACHE_DIR (default ${XDG_CACHE_HOME:-$HOME/.cache}/mpin,
 # or /var/tmp/mpin when that is not writable), MPIN_BUSYBOX (default: the
 # busybox-static binary).
@@ -59,11 +62,11 @@ cache_dir() {
 # Everything the image is made of: these scripts, the kernel's module set
 # (modules.dep changes when the package is reinstalled) and busybox.
 cache_key() {
-	local kver=$1 bb
+	local kver=$1 modroot=$2 bb
 	bb=$(find_busybox)
 	{
 		cat "$here/mkinitramfs.sh" "$here/init"
-		stat -L -c '%n %s %Y' "/lib/modules/$kver/modules.dep" "$bb"
+		stat -L -c '%n %s %Y' "$modroot/lib/modules/$kver/modules.dep" "$bb"
 	} | sha256sum | cut -c1-16
 }
 
@@ -72,13 +75,13 @@ if [ "${1:-}" = "--cache-dir" ]; then
 	exit 0
 fi
 if [ "${1:-}" = "--cached" ]; then
-	[ $# -eq 2 ] || die "usage: $0 --cached KVER"
-	kver=$2
-	[ -f "/lib/modules/$kver/modules.dep" ] || die "no modules for $kver in /lib/modules/$kver"
-	out="$(cache_dir)/initramfs-$kver-$(cache_key "$kver").cpio.gz"
+	[ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: $0 --cached KVER [MODROOT]"
+	kver=$2 modroot=${3:-}
+	[ -f "$modroot/lib/modules/$kver/modules.dep" ] || die "no modules for $kver in $modroot/lib/modules/$kver"
+	out="$(cache_dir)/initramfs-$kver-$(cache_key "$kver" "$modroot").cpio.gz"
 	if [ ! -s "$out" ]; then
 		echo "mkinitramfs.sh: building $out" >&2
-		bash "$here/mkinitramfs.sh" "$out" "$kver" >&2
+		bash "$here/mkinitramfs.sh" "$out" "$kver" ${modroot:+"$modroot"} >&2
 		# Images of older scripts, unused for a week.
 		find "$(dirname "$out")" -maxdepth 1 -name "initramfs-$kver-*.cpio.gz" \
 			! -name "$(basename "$out")" -mtime +7 -delete 2>/dev/null || true
@@ -88,9 +91,10 @@ if [ "${1:-}" = "--cached" ]; then
 fi
 
 # --- the build -------------------------------------------------------------
-[ $# -eq 2 ] || die "usage: $0 OUT KVER | $0 --cached KVER"
-out=$1 kver=$2
-[ -d "/lib/modules/$kver/kernel" ] || die "no modules for $kver: apt-get install linux-image-$kver"
+[ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: $0 OUT KVER [MODROOT] | $0 --cached KVER [MODROOT]"
+out=$1 kver=$2 modroot=${3:-}
+# modules.dep, not kernel/: a kernel with everything built in has no kernel/.
+[ -f "$modroot/lib/modules/$kver/modules.dep" ] || die "no modules for $kver: apt-get install linux-image-$kver"
 need modinfo kmod
 need cpio cpio
 need gzip gzip
@@ -120,12 +124,12 @@ add_module() {
 	local name=$1 file dep deps
 	[ -z "${seen[$name]:-}" ] || return 0
 	seen[$name]=1
-	file=$(modinfo -k "$kver" -F filename "$name" 2>/dev/null) ||
+	file=$(modinfo ${modroot:+-b "$modroot"} -k "$kver" -F filename "$name" 2>/dev/null) ||
 		die "module $name not found for $kver"
 	case "$file" in
 	"(builtin)" | "") return 0 ;;
 	esac
-	deps=$(modinfo -k "$kver" -F depends "$name" | tr ',' ' ')
+	deps=$(modinfo ${modroot:+-b "$modroot"} -k "$kver" -F depends "$name" | tr ',' ' ')
 	for dep in $deps; do
 		add_module "$dep"
 	done
@@ -144,7 +148,9 @@ add_module() {
 for m in $MODULES; do
 	add_module "$m"
 done
-printf '%s\n' "${load[@]}" >"$stage/lib/modules/load"
+# Empty when all of them are built in (printf would write one empty line).
+: >"$stage/lib/modules/load"
+[ ${#load[@]} = 0 ] || printf '%s\n' "${load[@]}" >"$stage/lib/modules/load"
 
 install -m 755 "$here/init" "$stage/init"
 

@@ -8,6 +8,11 @@
 #
 # Usage: tests/vm/run-vm.sh [options] [--] CMD [ARGS...]
 #   --kver K         kernel version (default: $KVER, else tests/vm/kver.sh)
+#   --kernel IMAGE   boot IMAGE (an ELF vmlinux boots through PVH, or a
+#                    bzImage) instead of /boot/vmlinuz-K; give --kver too
+#   --modroot DIR    the guest's /lib/modules is DIR/lib/modules (as
+#                    make modules_install INSTALL_MOD_PATH=DIR lays it out),
+#                    and the initramfs takes the 9p modules from there
 #   --mem SIZE       guest memory, e.g. 2G, 3072M (default 2G)
 #   --smp N          virtual CPUs (default 2)
 #   --numa           two NUMA nodes, memory and CPUs split between them
@@ -30,13 +35,16 @@ die() { printf '%s: %s\n' "$me" "$*" >&2; exit 125; }
 usage() { sed -n '/^# Usage:/,/^# Environment/s/^# \{0,1\}//p' "$0"; }
 
 kver=${KVER:-} mem=2G smp=2 numa=0 pmem=0 append='' timeout=900 log='' interactive=0
+image='' modroot=''
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--kver | --mem | --smp | --append | --timeout | --log)
+	--kver | --kernel | --modroot | --mem | --smp | --append | --timeout | --log)
 		[ $# -ge 2 ] || die "$1 wants a value" ;;
 	esac
 	case "$1" in
 	--kver) kver=$2; shift 2 ;;
+	--kernel) image=$2; shift 2 ;;
+	--modroot) modroot=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--smp) smp=$2; shift 2 ;;
 	--numa) numa=1; shift ;;
@@ -57,8 +65,17 @@ done
 qemu=${MPIN_QEMU:-qemu-system-x86_64}
 command -v "$qemu" >/dev/null || die "$qemu not found: apt-get install qemu-system-x86"
 command -v timeout >/dev/null || die "timeout not found: apt-get install coreutils"
+if [ -n "$image" ]; then
+	[ -n "$kver" ] || die "--kernel wants --kver (the image's release) too"
+	[ -r "$image" ] || die "cannot read the kernel image $image"
+	image=$(cd "$(dirname "$image")" && pwd -P)/$(basename "$image")
+fi
 [ -n "$kver" ] || kver=$("$here/kver.sh") || die "no kernel to boot"
-vmlinuz=/boot/vmlinuz-$kver
+if [ -n "$modroot" ]; then
+	[ -d "$modroot/lib/modules/$kver" ] || die "no $modroot/lib/modules/$kver"
+	modroot=$(cd "$modroot" && pwd -P)
+fi
+vmlinuz=${image:-/boot/vmlinuz-$kver}
 [ -r "$vmlinuz" ] || die "cannot read $vmlinuz (apt-get install linux-image-$kver; run as root)"
 case "$smp" in '' | *[!0-9]* | 0) die "--smp wants a positive number, not '$smp'" ;; esac
 case "$timeout" in '' | *[!0-9]*) die "--timeout wants seconds, not '$timeout'" ;; esac
@@ -90,11 +107,11 @@ for d in /tmp /run /mnt /dev /proc /sys; do
 	done
 done
 
-initrd=$("$here/mkinitramfs.sh" --cached "$kver") || die "cannot build the initramfs"
+initrd=$("$here/mkinitramfs.sh" --cached "$kver" ${modroot:+"$modroot"}) || die "cannot build the initramfs"
 # An uncompressed vmlinux boots through QEMU's PVH entry, skipping the
 # decompressor: ~5 s less per boot under TCG.  MPIN_VM_PVH=0 to not.
 kernel=$vmlinuz
-if [ "${MPIN_VM_PVH:-1}" = 1 ]; then
+if [ -z "$image" ] && [ "${MPIN_VM_PVH:-1}" = 1 ]; then
 	kernel=$("$here/vmlinux.sh" "$kver") ||
 		{ echo "$me: booting the compressed kernel instead (slower)" >&2; kernel=$vmlinuz; }
 fi
@@ -110,6 +127,7 @@ cwd_b64=$(printf '%s' "$cwd" | base64 -w0)
 cmdline="console=ttyS0,115200 loglevel=3 panic=-1 log_buf_len=4M mitigations=off tsc=reliable"
 cmdline="$cmdline watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120"
 [ "$pmem" = 0 ] || cmdline="$cmdline memmap=256M!1G"
+[ -z "$modroot" ] || cmdline="$cmdline mpinvm.modroot=$(printf '%s' "$modroot" | base64 -w0)"
 cmdline="$cmdline${append} mpinvm.tty=$interactive mpinvm.cwd=$cwd_b64 mpinvm.cmd=$cmd_b64"
 # x86 COMMAND_LINE_SIZE is 2048 and the kernel would truncate silently.
 [ ${#cmdline} -lt 2040 ] ||
