@@ -89,11 +89,20 @@ int mpin_charge(struct mm_struct *mm, unsigned long npages)
 	return ret;
 }
 
-/* @mm may have exited already: mmgrab() keeps the counter valid. */
+/*
+ * @mm may have exited already: mmgrab() keeps the counter valid.
+ *
+ * The machine's count goes down first, as it went up last in
+ * mpin_charge(), so that it never exceeds the sum of the address spaces'
+ * charges: otherwise, between the two subtractions, another thread's
+ * charge could show in /sys/kernel/mpin/pinned_pages on top of pages
+ * its own address space no longer counts (t_threads saw 64 pages pinned
+ * under a limit of 63 on the debug kernel).
+ */
 void mpin_uncharge(struct mm_struct *mm, unsigned long npages)
 {
-	atomic64_sub(npages, &mm->pinned_vm);
 	atomic_long_sub(npages, &mpin_pinned);
+	atomic64_sub(npages, &mm->pinned_vm);
 }
 
 unsigned long mpin_global_pinned(void)
