@@ -240,21 +240,6 @@ struct ctx {
 	unsigned long long pages;	/* the ioctl's out-field */
 };
 
-static long range_ioctl(int fd, unsigned long cmd, void *addr, size_t len,
-			unsigned long long *pages)
-{
-	struct mpin_range r;
-	long ret;
-
-	memset(&r, 0, sizeof(r));
-	r.addr = (uintptr_t)addr;
-	r.len = len;
-	ret = ioctl(fd, cmd, &r);
-	if (pages)
-		*pages = r.pages;
-	return ret;
-}
-
 static char *page(struct ctx *c, size_t i)
 {
 	return c->buf + i * psz;
@@ -271,7 +256,7 @@ static int xopen(void)
 
 static void xpin(struct ctx *c, size_t first, size_t n)
 {
-	if (range_ioctl(c->fd, MPIN_IOC_PIN, page(c, first), n * psz, NULL))
+	if (mpin_range_ioctl(c->fd, MPIN_IOC_PIN, page(c, first), n * psz, NULL))
 		tap_bail("set-up pin: %s", strerror(errno));
 }
 
@@ -340,7 +325,7 @@ static void setup_pin_resident(struct ctx *c)
 
 static long call_pin_all(struct ctx *c)
 {
-	return range_ioctl(c->fd, MPIN_IOC_PIN, c->buf, NPAGES * psz, &c->pages);
+	return mpin_range_ioctl(c->fd, MPIN_IOC_PIN, c->buf, NPAGES * psz, &c->pages);
 }
 
 /* Pages 8-15 and 24-31 of 48 pinned: the pin fills three gaps. */
@@ -354,7 +339,7 @@ static void setup_pin_gaps(struct ctx *c)
 
 static long call_pin_gaps(struct ctx *c)
 {
-	return range_ioctl(c->fd, MPIN_IOC_PIN, c->buf, 48 * psz, &c->pages);
+	return mpin_range_ioctl(c->fd, MPIN_IOC_PIN, c->buf, 48 * psz, &c->pages);
 }
 
 static void setup_pinned(struct ctx *c)
@@ -367,12 +352,12 @@ static void setup_pinned(struct ctx *c)
 /* The middle of the one segment: the tail half needs a new segment. */
 static long call_unpin_split(struct ctx *c)
 {
-	return range_ioctl(c->fd, MPIN_IOC_UNPIN, page(c, 8), 8 * psz, &c->pages);
+	return mpin_range_ioctl(c->fd, MPIN_IOC_UNPIN, page(c, 8), 8 * psz, &c->pages);
 }
 
 static long call_unpin_all(struct ctx *c)
 {
-	return range_ioctl(c->fd, MPIN_IOC_UNPIN, c->buf, NPAGES * psz, &c->pages);
+	return mpin_range_ioctl(c->fd, MPIN_IOC_UNPIN, c->buf, NPAGES * psz, &c->pages);
 }
 
 /* munmap of the middle: the notifier splits the segment (GFP_NOWAIT). */
@@ -635,7 +620,7 @@ static void notifier_fallback(void)
 			 now.vmpin_kb - c.base_vmpin_kb, now.pinned_pages, now.ranges);
 	tap_ok(mapped_intact(&c, 16, NPAGES - 16) && mapped_intact(&c, 0, 8),
 	       "the pages around the hole are still mapped with their contents");
-	if (!tap_ok(range_ioctl(c.fd, MPIN_IOC_PIN, page(&c, 16), 16 * psz, &c.pages) == 0 &&
+	if (!tap_ok(mpin_range_ioctl(c.fd, MPIN_IOC_PIN, page(&c, 16), 16 * psz, &c.pages) == 0 &&
 		    c.pages == 16, "the released tail pins again"))
 		tap_diag("  %s, pages %llu", strerror(errno), c.pages);
 	teardown(&c);

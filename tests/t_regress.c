@@ -54,20 +54,6 @@ static size_t psz;
 static long long pp0, f0;
 static long vm0;
 
-static int range(int fd, unsigned long cmd, const void *addr, size_t len,
-		 unsigned long long *pages)
-{
-	struct mpin_range r;
-	int ret;
-
-	memset(&r, 0, sizeof(r));
-	r.addr = (uintptr_t)addr;
-	r.len = len;
-	ret = ioctl(fd, cmd, &r);
-	*pages = r.pages;
-	return ret;
-}
-
 static void test_maxpin_erange(void)
 {
 	long long before = mpin_sysfs("max_pinned_pages");
@@ -92,7 +78,7 @@ static void zap_case(const char *name, char *p, size_t len, int (*zap)(char *, s
 	if (fd < 0)
 		tap_bail("open /dev/mpin: %s", strerror(errno));
 	/* Never touched before: the pin faults hugetlb in outside ZONE_MOVABLE (case 4). */
-	r = range(fd, MPIN_IOC_PIN, p, len, &pages);
+	r = mpin_range_ioctl(fd, MPIN_IOC_PIN, p, len, &pages);
 	if (!tap_ok(r == 0 && pages == n, "%s: pin %llu pages", name, n))
 		tap_diag("  got %d (%s), pages %llu", r, r ? strerror(errno) : "ok", pages);
 	if (r == 0)
@@ -105,7 +91,7 @@ static void zap_case(const char *name, char *p, size_t len, int (*zap)(char *, s
 	       vm == vm0 + (long)(len / 1024) && pp == pp0 + (long long)n ? "" : "not ",
 	       ++tap_n, name, vm - vm0, pp - pp0,
 	       todo ? " # TODO mpin.ko takes the 6.1 hugetlb zap's MMU_NOTIFY_UNMAP for munmap" : "");
-	r = range(fd, MPIN_IOC_UNPIN, p, len, &pages);
+	r = mpin_range_ioctl(fd, MPIN_IOC_UNPIN, p, len, &pages);
 	printf("%sok %d - %s: munpin then releases all %llu (released %llu)%s\n",
 	       r == 0 && pages == n ? "" : "not ", ++tap_n, name, n, pages,
 	       todo ? " # TODO the zap released them already" : "");
@@ -211,7 +197,7 @@ static void test_hugetlb_movable(void)
 		return;
 	}
 	fd = open("/dev/mpin", O_RDWR | O_CLOEXEC);
-	r = range(fd, MPIN_IOC_PIN, found, HPAGE, &pages);
+	r = mpin_range_ioctl(fd, MPIN_IOC_PIN, found, HPAGE, &pages);
 	e = errno;
 	printf("%sok %d - touched hugetlb page in ZONE_MOVABLE (pfn %#llx): pinned (%s)%s\n",
 	       r == 0 ? "" : "not ", ++tap_n, pfn_of(found), r ? strerror(e) : "ok",
@@ -271,13 +257,13 @@ static void test_hugetlb_race(void)
 		long vm;
 
 		/* Four pages in the middle pinned, then all 512 while zapping. */
-		range(fd, MPIN_IOC_PIN, race_p + HPAGE / 2, 4 * psz, &pages);
+		mpin_range_ioctl(fd, MPIN_IOC_PIN, race_p + HPAGE / 2, 4 * psz, &pages);
 		pthread_barrier_wait(&race_bar);
-		range(fd, MPIN_IOC_PIN, race_p, HPAGE, &pages);
+		mpin_range_ioctl(fd, MPIN_IOC_PIN, race_p, HPAGE, &pages);
 		pthread_barrier_wait(&race_bar);
 		vm = vmpin_kb() - vm0;
 		before = (unsigned long long)mpin_sysfs("pinned_pages") - pp0;
-		range(fd, MPIN_IOC_UNPIN, race_p, HPAGE, &pages);
+		mpin_range_ioctl(fd, MPIN_IOC_UNPIN, race_p, HPAGE, &pages);
 		/* What the unpin released is what VmPin and pinned_pages said. */
 		if ((pages != before || vm != (long)(before * psz / 1024) || vmpin_kb() != vm0 ||
 		     mpin_sysfs("pinned_pages") != pp0) && !bad++)

@@ -38,21 +38,6 @@ static char *map_pages(size_t n)
 	return p;
 }
 
-static int raw_ioctl(int fd, unsigned long cmd, const void *addr, size_t len,
-		     unsigned long long *pages)
-{
-	struct mpin_range r;
-	int ret;
-
-	memset(&r, 0, sizeof(r));
-	r.addr = (uintptr_t)addr;
-	r.len = len;
-	ret = ioctl(fd, cmd, &r);
-	if (pages)
-		*pages = r.pages;
-	return ret;
-}
-
 static void eq(long long got, long long want, const char *what)
 {
 	if (!tap_ok(got == want, "%s == %lld", what, want))
@@ -124,7 +109,7 @@ static void test_dup(void)
 
 	if (fd < 0)
 		tap_bail("open /dev/mpin: %s", strerror(errno));
-	tap_zero(raw_ioctl(fd, MPIN_IOC_PIN, buf, 16 * psz, &pages), "raw PIN 16 pages");
+	tap_zero(mpin_range_ioctl(fd, MPIN_IOC_PIN, buf, 16 * psz, &pages), "raw PIN 16 pages");
 	eq(pages, 16, "PIN reports 16 pages");
 	fd2 = dup(fd);
 	tap_zero(close(fd), "close the original of a dup()ed fd");
@@ -188,7 +173,7 @@ static void test_exit_fd_passed(void)
 		int cfd = open("/dev/mpin", O_RDWR | O_CLOEXEC);
 
 		close(sv[0]);
-		if (cfd < 0 || raw_ioctl(cfd, MPIN_IOC_PIN, buf, 32 * psz, NULL))
+		if (cfd < 0 || mpin_range_ioctl(cfd, MPIN_IOC_PIN, buf, 32 * psz, NULL))
 			_exit(3);
 		if (send_fd(sv[1], cfd))
 			_exit(4);
@@ -208,7 +193,7 @@ static void test_exit_fd_passed(void)
 		char *mine = map_pages(4);
 
 		errno = 0;
-		tap_errno(fd >= 0 ? raw_ioctl(fd, MPIN_IOC_PIN, mine, 4 * psz, &pages)
+		tap_errno(fd >= 0 ? mpin_range_ioctl(fd, MPIN_IOC_PIN, mine, 4 * psz, &pages)
 				  : (errno = 0, -2), EBADFD,
 			  "the dead child's file used by the parent -> EBADFD");
 		munmap(mine, 4 * psz);

@@ -36,20 +36,6 @@ static const char *module_path;
 static long long pp0, h0, f0;
 static long vm0;
 
-static int pin_fd(int fd, unsigned long cmd, const void *addr, size_t len,
-		  unsigned long long *pages)
-{
-	struct mpin_range r;
-	int ret;
-
-	memset(&r, 0, sizeof(r));
-	r.addr = (uintptr_t)addr;
-	r.len = len;
-	ret = ioctl(fd, cmd, &r);
-	*pages = r.pages;
-	return ret;
-}
-
 static char *map_anon(size_t bytes, bool huge)
 {
 	char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -122,7 +108,7 @@ static void test_cycles(void)
 			r = mpin_context_pin(ctx, buf + off * psz, n * psz);
 			pages = n;
 		} else {
-			r = pin_fd(fd, MPIN_IOC_PIN, buf + off * psz, n * psz, &pages);
+			r = mpin_range_ioctl(fd, MPIN_IOC_PIN, buf + off * psz, n * psz, &pages);
 		}
 		if ((r || pages != n) && !bad_pin++)
 			snprintf(first_bad, sizeof(first_bad), "cycle %ld: pin of %zu pages: %d (%s), pages %llu",
@@ -225,7 +211,7 @@ static void test_cap(void)
 		for (k = 0; k < 7; k++)
 			before[k] = vmstat(keys[k]);
 		t0 = tap_now_ms();
-		r = pin_fd(fd, MPIN_IOC_PIN, buf, n * psz, &pages);
+		r = mpin_range_ioctl(fd, MPIN_IOC_PIN, buf, n * psz, &pages);
 		e = errno;
 		/* Reclaim or migration here would explain a slow pin. */
 		tap_diag("during the pin: %s %+lld, %s %+lld, %s %+lld, %s %+lld, %s %+lld, %s %+lld, %s %+lld",
@@ -243,10 +229,10 @@ static void test_cap(void)
 	       "pinned_pages and VmPin count all %ld pages", n);
 
 	/* One page past the cap: the same file, another file, the library. */
-	r = pin_fd(fd, MPIN_IOC_PIN, buf + n * psz, psz, &pages);
+	r = mpin_range_ioctl(fd, MPIN_IOC_PIN, buf + n * psz, psz, &pages);
 	e = errno;
 	tap_ok(r == -1 && e == ENOMEM, "one page more on the same file: ENOMEM (%s)", r ? strerror(e) : "ok");
-	r = pin_fd(fd2, MPIN_IOC_PIN, buf + n * psz, psz, &pages);
+	r = mpin_range_ioctl(fd2, MPIN_IOC_PIN, buf + n * psz, psz, &pages);
 	e = errno;
 	tap_ok(r == -1 && e == ENOMEM, "one page more on another file: ENOMEM (%s)", r ? strerror(e) : "ok");
 	ctx = mpin_context_open();
@@ -262,9 +248,9 @@ static void test_cap(void)
 	       f == f0 + n, "the refusals changed nothing: pinned_pages, VmPin, FOLL_PIN balance (+%lld)",
 	       f - f0);
 
-	r = pin_fd(fd, MPIN_IOC_UNPIN, buf, (n + 1) * psz, &pages);
+	r = mpin_range_ioctl(fd, MPIN_IOC_UNPIN, buf, (n + 1) * psz, &pages);
 	tap_ok(r == 0 && pages == (unsigned long long)n, "unpin releases the %ld pages (%llu)", n, pages);
-	r = pin_fd(fd, MPIN_IOC_PIN, buf, (n + 1) * psz, &pages);
+	r = mpin_range_ioctl(fd, MPIN_IOC_PIN, buf, (n + 1) * psz, &pages);
 	e = errno;
 	tap_ok(r == -1 && e == ENOMEM, "then the cap plus one page in one call: ENOMEM (%s)",
 	       r ? strerror(e) : "ok");
@@ -345,7 +331,7 @@ static void test_unload_refused(void)
 	memset(buf, 1, 16 * psz);
 	fd = open("/dev/mpin", O_RDWR | O_CLOEXEC);
 	fd2 = open("/dev/mpin", O_RDWR | O_CLOEXEC);
-	if (fd < 0 || fd2 < 0 || pin_fd(fd, MPIN_IOC_PIN, buf, 16 * psz, &pages))
+	if (fd < 0 || fd2 < 0 || mpin_range_ioctl(fd, MPIN_IOC_PIN, buf, 16 * psz, &pages))
 		tap_bail("open and pin: %s", strerror(errno));
 	rc = refcnt();
 	tap_ok(rc == h0 + 2, "module refcount %lld: one per open file (%lld + 2)", rc, h0);
@@ -374,7 +360,7 @@ static void test_unload_refused(void)
 		int cfd = open("/dev/mpin", O_RDWR | O_CLOEXEC);
 		unsigned long long cp;
 
-		if (cfd < 0 || pin_fd(cfd, MPIN_IOC_PIN, buf, 4 * psz, &cp))
+		if (cfd < 0 || mpin_range_ioctl(cfd, MPIN_IOC_PIN, buf, 4 * psz, &cp))
 			_exit(1);
 		if (write(up[1], "r", 1) != 1 || read(down[0], &c, 1) != 1)
 			_exit(1);
@@ -434,7 +420,7 @@ static void test_reloads(void)
 			e = load();
 		t_load += tap_now_ms() - t;
 		fd = e ? -1 : open("/dev/mpin", O_RDWR | O_CLOEXEC);
-		r = fd < 0 ? -1 : pin_fd(fd, MPIN_IOC_PIN, buf, 8 * psz, &pages);
+		r = fd < 0 ? -1 : mpin_range_ioctl(fd, MPIN_IOC_PIN, buf, 8 * psz, &pages);
 		if ((e || r || pages != 8 || mpin_sysfs("pinned_pages") != 8) && !bad++)
 			snprintf(first_bad, sizeof(first_bad), "cycle %ld: %s, pin %d, pages %llu", i,
 				 e ? strerror(e) : "loaded", r, pages);

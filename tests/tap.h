@@ -219,6 +219,28 @@ static inline unsigned long long pfn_of(const void *addr)
 #include <time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/ioctl.h>
+#include <linux/mpin.h>
+
+/*
+ * MPIN_IOC_PIN or MPIN_IOC_UNPIN on @fd over [@addr, @addr + @len), the
+ * reserved fields zero; the ioctl's result, and its `pages` out-field in
+ * *@pages unless @pages is NULL.
+ */
+static inline int mpin_range_ioctl(int fd, unsigned long cmd, const void *addr,
+				   size_t len, unsigned long long *pages)
+{
+	struct mpin_range r;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	r.addr = (uintptr_t)addr;
+	r.len = len;
+	ret = ioctl(fd, cmd, &r);
+	if (pages)
+		*pages = r.pages;
+	return ret;
+}
 
 /* The system page size. */
 static inline size_t mpin_psz(void)
