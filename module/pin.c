@@ -174,10 +174,11 @@ static int pin_gap(struct rb_root *pending, unsigned long start,
  * number of pages this call pinned.
  *
  * No segment can appear in [@start, @end) while this runs: other ioctls
- * on the range wait for its range lock.  Segments can go, though, and not only elsewhere:
- * munmap and mremap are held off by mmap_read_lock, but on 6.1 a hugetlb
- * zap (MADV_DONTNEED, a hole punched in hugetlbfs) also notifies
- * MMU_NOTIFY_UNMAP, under mmap_read_lock or without mmap_lock at all.
+ * on the range wait for its range lock.  Segments can go, though, and not
+ * only elsewhere: munmap and mremap are held off by mmap_read_lock, but
+ * on 6.1 a hugetlb zap (MADV_DONTNEED, a hole punched in hugetlbfs) also
+ * notifies MMU_NOTIFY_UNMAP, under mmap_read_lock or without mmap_lock
+ * at all.
  * So each look at the tree takes tree_lock, the gaps pinned may add up
  * to more than the pages counted and charged first, and the difference
  * is charged at the end.

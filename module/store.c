@@ -260,8 +260,8 @@ unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
  * addition wherever the memory map is virtually contiguous (vmemmap,
  * flatmem) and a pfn lookup elsewhere, and either way it names the page
  * of pfn + k, so equality means physically consecutive.  Eight pages are
- * compared per step with one branch, which halves the cost on a THP's
- * 512 pages; the tail goes one by one.
+ * compared per step with one branch (a THP's 512 pages take 64 steps);
+ * the tail goes one by one.
  */
 static unsigned long run_length(struct page **pages, unsigned long n)
 {
@@ -302,7 +302,6 @@ unsigned long mpin_store_scratch_runs(unsigned long n)
 int mpin_store_build(struct rb_root *pending, unsigned long start,
 		     struct page **pages, unsigned long n, u64 *scratch)
 {
-	unsigned long room = mpin_store_scratch_runs(n);
 	unsigned long i = 0;
 
 	while (i < n) {
@@ -310,7 +309,7 @@ int mpin_store_build(struct rb_root *pending, unsigned long start,
 		unsigned int nr_runs = 0;
 		struct mpin_seg *seg;
 
-		for (j = i; j < n && nr_runs < room; j += len) {
+		for (j = i; j < n && nr_runs < MPIN_SEG_MAX_RUNS; j += len) {
 			len = run_length(pages + j, n - j);
 			pfn = page_to_pfn(pages[j]);
 			if (unlikely(pfn + len - 1 > MPIN_RUN_MAX_PFN))
