@@ -71,16 +71,16 @@ unsigned long mpin_store_unpinned(struct mpin_file *mf, unsigned long start,
 				  unsigned long end);
 unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
 				  unsigned long end);
-unsigned long mpin_store_scratch_runs(unsigned long n);
+unsigned long mpin_store_scratch_words(unsigned long n);
 int mpin_store_build(struct rb_root *pending, unsigned long start,
-		     struct page **pages, unsigned long n, u64 *scratch);
+		     struct page **pages, unsigned long n, u32 *scratch);
 void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending);
 void mpin_store_free_all(struct rb_root *root, bool dirty);
 int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		      unsigned long end, struct mpin_seg **spare,
 		      unsigned int *need, struct rb_root *gone,
 		      unsigned long *released);
-struct mpin_seg *mpin_store_seg_alloc(unsigned int nr_runs, gfp_t gfp);
+struct mpin_seg *mpin_store_seg_alloc(unsigned int nr_words, gfp_t gfp);
 void mpin_store_seg_free(struct mpin_seg *seg);
 unsigned long mpin_store_metadata_bytes(void);
 void mpin_store_show(struct seq_file *m, struct mpin_file *mf);

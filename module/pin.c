@@ -12,6 +12,7 @@
 
 #include "mpin.h"
 #include "compat.h"
+#include "runs.h"
 
 /*
  * Pages pinned per pin_user_pages() call: the page array and the run
@@ -135,7 +136,7 @@ static void range_unlock(struct mpin_file *mf, struct mpin_busy *me)
 /* Pin [@start, @end), which holds no pinned page, into @pending. */
 static int pin_gap(struct rb_root *pending, unsigned long start,
 		   unsigned long end, struct page **pages, unsigned long batch,
-		   u64 *scratch)
+		   u32 *scratch)
 {
 	while (start < end) {
 		unsigned long want = min((end - start) >> PAGE_SHIFT, batch);
@@ -187,9 +188,9 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		   unsigned long end, unsigned long *newly)
 {
 	struct page *stack_pages[MPIN_STACK_PAGES];
-	u64 stack_scratch[MPIN_STACK_PAGES];
+	u32 stack_scratch[MPIN_RUN_MAX_WORDS * MPIN_STACK_PAGES];
 	struct page **pages = stack_pages;
-	u64 *scratch = stack_scratch;
+	u32 *scratch = stack_scratch;
 	struct rb_root pending = RB_ROOT;
 	unsigned long npages, batch, cursor, gap_end, pinned = 0;
 	struct mpin_busy busy;
@@ -219,13 +220,13 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 	batch = min(npages, MPIN_BATCH);
 	if (batch > MPIN_STACK_PAGES) {
 		pages = kvmalloc(batch * sizeof(*pages) +
-				 mpin_store_scratch_runs(batch) * sizeof(*scratch),
+				 mpin_store_scratch_words(batch) * sizeof(*scratch),
 				 GFP_KERNEL);
 		if (!pages) {
 			ret = -ENOMEM;
 			goto out_uncharge;
 		}
-		scratch = (u64 *)(pages + batch);
+		scratch = (u32 *)(pages + batch);
 	} else {
 		batch = MPIN_STACK_PAGES;
 	}

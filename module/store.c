@@ -4,13 +4,14 @@
  *
  * Pinned memory is kept as segments: a segment covers a virtually
  * contiguous, fully pinned range of user pages and describes its pages as
- * runs of physically contiguous page frames, eight bytes a run.  A
- * THP-backed range needs one run per 2 MiB; a range of scattered 4 KiB
- * pages needs at most one run per page.  A segment is at most one page
- * of memory, so the allocation that splits one is order 0 and can be made
- * without sleeping.  Segments never overlap and live in an rbtree keyed by
- * start address, so releasing any sub-range touches only the segments it
- * overlaps and splits at most one of them.
+ * runs of physically contiguous page frames (runs.h: eight bytes a run,
+ * four for a lone page below 8 TiB).  A THP-backed range needs one run
+ * per 2 MiB; a range of scattered 4 KiB pages needs at most one run per
+ * page.  A segment is at most one page of memory, so the allocation that
+ * splits one is order 0 and can be made without sleeping.  Segments never
+ * overlap and live in an rbtree keyed by start address, so releasing any
+ * sub-range touches only the segments it overlaps and splits at most one
+ * of them.
  *
  * Every function here that walks or changes mf->segs runs under
  * mf->tree_lock, except the ones working on a private @pending tree.
@@ -25,38 +26,19 @@
 
 #include "mpin.h"
 #include "compat.h"
-
-/* A run: (first pfn << MPIN_RUN_COUNT_BITS) | number of pages. */
-#define MPIN_RUN_COUNT_BITS	24
-#define MPIN_RUN_MAX_COUNT	((1UL << MPIN_RUN_COUNT_BITS) - 1)
-#define MPIN_RUN_MAX_PFN	(U64_MAX >> MPIN_RUN_COUNT_BITS)
+#include "runs.h"
 
 struct mpin_seg {
 	struct rb_node node;
 	unsigned long start;		/* user address of the first page */
 	unsigned long npages;
-	unsigned int nr_runs;
-	unsigned int max_runs;		/* room allocated in runs[] */
-	u64 runs[];
+	unsigned int nr_words;		/* words of runs[] in use */
+	unsigned int max_words;		/* words allocated in runs[] */
+	u32 runs[];			/* the run list, see runs.h */
 };
 
-#define MPIN_SEG_MAX_RUNS \
-	((PAGE_SIZE - sizeof(struct mpin_seg)) / sizeof(u64))
-
-static inline unsigned long run_pfn(u64 run)
-{
-	return run >> MPIN_RUN_COUNT_BITS;
-}
-
-static inline unsigned long run_count(u64 run)
-{
-	return run & MPIN_RUN_MAX_COUNT;
-}
-
-static inline u64 make_run(unsigned long pfn, unsigned long count)
-{
-	return ((u64)pfn << MPIN_RUN_COUNT_BITS) | count;
-}
+#define MPIN_SEG_MAX_WORDS \
+	((PAGE_SIZE - sizeof(struct mpin_seg)) / sizeof(u32))
 
 static inline unsigned long seg_end(const struct mpin_seg *seg)
 {
@@ -72,18 +54,19 @@ unsigned long mpin_store_metadata_bytes(void)
 }
 
 /*
- * A segment with room for at least @nr_runs runs.  The slab's rounding is
- * handed to runs[] rather than wasted, and all of it is accounted.
+ * A segment with room for at least @nr_words words of runs.  The slab's
+ * rounding is handed to runs[] rather than wasted, and all of it is
+ * accounted.
  */
-struct mpin_seg *mpin_store_seg_alloc(unsigned int nr_runs, gfp_t gfp)
+struct mpin_seg *mpin_store_seg_alloc(unsigned int nr_words, gfp_t gfp)
 {
 	size_t size = kmalloc_size_roundup(struct_size((struct mpin_seg *)NULL,
-						       runs, nr_runs));
+						       runs, nr_words));
 	struct mpin_seg *seg = kmalloc(size, gfp);
 
 	if (!seg)
 		return NULL;
-	seg->max_runs = (size - sizeof(*seg)) / sizeof(seg->runs[0]);
+	seg->max_words = (size - sizeof(*seg)) / sizeof(seg->runs[0]);
 	atomic_long_add(size, &mpin_metadata);
 	return seg;
 }
@@ -92,7 +75,7 @@ void mpin_store_seg_free(struct mpin_seg *seg)
 {
 	if (!seg)
 		return;
-	atomic_long_sub(struct_size(seg, runs, seg->max_runs), &mpin_metadata);
+	atomic_long_sub(struct_size(seg, runs, seg->max_words), &mpin_metadata);
 	kfree(seg);
 }
 
@@ -137,72 +120,6 @@ static void seg_insert(struct rb_root *root, struct mpin_seg *seg)
 	rb_insert_color(&seg->node, root);
 }
 
-/* Walks the pieces of a run list that cover pages [off, off + len). */
-struct run_iter {
-	const u64 *runs;
-	unsigned int nr, i;
-	unsigned long pos, off, len;
-};
-
-static void run_iter_init(struct run_iter *it, const u64 *runs,
-			  unsigned int nr, unsigned long off, unsigned long len)
-{
-	*it = (struct run_iter){ .runs = runs, .nr = nr, .off = off, .len = len };
-}
-
-/* The next piece: returns its page count and sets *@pfn; 0 at the end. */
-static unsigned long run_iter_next(struct run_iter *it, unsigned long *pfn)
-{
-	while (it->i < it->nr && it->len) {
-		u64 run = it->runs[it->i++];
-		unsigned long count = run_count(run), skip, take;
-
-		if (it->pos + count <= it->off) {
-			it->pos += count;
-			continue;
-		}
-		skip = it->off > it->pos ? it->off - it->pos : 0;
-		take = min(count - skip, it->len);
-		it->len -= take;
-		it->pos += count;
-		*pfn = run_pfn(run) + skip;
-		return take;
-	}
-	return 0;
-}
-
-/*
- * Write into @dst the runs that describe pages [@off, @off + @len) of
- * @seg.  @dst may be seg->runs: a run is read before any write reaches
- * its slot.  Returns the number of runs written.
- */
-static unsigned int runs_slice(u64 *dst, const struct mpin_seg *seg,
-			       unsigned long off, unsigned long len)
-{
-	unsigned long pfn, take;
-	struct run_iter it;
-	unsigned int out = 0;
-
-	run_iter_init(&it, seg->runs, seg->nr_runs, off, len);
-	while ((take = run_iter_next(&it, &pfn)))
-		dst[out++] = make_run(pfn, take);
-	return out;
-}
-
-/* Runs needed for pages [@off, @off + @len) of @seg. */
-static unsigned int runs_count(const struct mpin_seg *seg, unsigned long off,
-			       unsigned long len)
-{
-	unsigned long pfn;
-	struct run_iter it;
-	unsigned int n = 0;
-
-	run_iter_init(&it, seg->runs, seg->nr_runs, off, len);
-	while (run_iter_next(&it, &pfn))
-		n++;
-	return n;
-}
-
 /*
  * Release pages [@off, @off + @len) of @seg.  @dirty: the pages may have
  * been written through the pin, so mark them dirty as they go.
@@ -213,7 +130,7 @@ static void seg_unpin(const struct mpin_seg *seg, unsigned long off,
 	unsigned long pfn, take;
 	struct run_iter it;
 
-	run_iter_init(&it, seg->runs, seg->nr_runs, off, len);
+	run_iter_init(&it, seg->runs, seg->nr_words, off, len);
 	while ((take = run_iter_next(&it, &pfn)))
 		unpin_user_page_range_dirty_lock(pfn_to_page(pfn), take, dirty);
 }
@@ -286,44 +203,46 @@ static unsigned long run_length(struct page **pages, unsigned long n)
 }
 
 /* Room mpin_store_build() needs in @scratch for a batch of @n pages. */
-unsigned long mpin_store_scratch_runs(unsigned long n)
+unsigned long mpin_store_scratch_words(unsigned long n)
 {
-	return min_t(unsigned long, n, MPIN_SEG_MAX_RUNS);
+	return min_t(unsigned long, n * MPIN_RUN_MAX_WORDS, MPIN_SEG_MAX_WORDS);
 }
 
 /*
  * Describe @n pinned pages starting at user address @start as segments
  * queued on the private tree @pending.  The runs of each segment are
- * found once, into @scratch (room for mpin_store_scratch_runs(@n) runs),
- * and copied into a segment of just the right size.  On failure the
- * pages not yet in a segment are released (untouched, so not dirtied);
- * the caller releases @pending.
+ * found once, into @scratch (room for mpin_store_scratch_words(@n)
+ * words), and copied into a segment of just the right size.  On failure
+ * the pages not yet in a segment are released (untouched, so not
+ * dirtied); the caller releases @pending.
  */
 int mpin_store_build(struct rb_root *pending, unsigned long start,
-		     struct page **pages, unsigned long n, u64 *scratch)
+		     struct page **pages, unsigned long n, u32 *scratch)
 {
 	unsigned long i = 0;
 
 	while (i < n) {
 		unsigned long j, len, pfn;
-		unsigned int nr_runs = 0;
+		unsigned int nr_words = 0;
 		struct mpin_seg *seg;
 
-		for (j = i; j < n && nr_runs < MPIN_SEG_MAX_RUNS; j += len) {
+		for (j = i; j < n; j += len) {
 			len = run_length(pages + j, n - j);
 			pfn = page_to_pfn(pages[j]);
 			if (unlikely(pfn + len - 1 > MPIN_RUN_MAX_PFN))
 				goto fail;
-			scratch[nr_runs++] = make_run(pfn, len);
+			if (nr_words + run_words(pfn, len) > MPIN_SEG_MAX_WORDS)
+				break;
+			nr_words += run_put(scratch + nr_words, pfn, len);
 		}
 
-		seg = mpin_store_seg_alloc(nr_runs, GFP_KERNEL_ACCOUNT);
+		seg = mpin_store_seg_alloc(nr_words, GFP_KERNEL_ACCOUNT);
 		if (!seg)
 			goto fail;
 		seg->start = start + (i << PAGE_SHIFT);
 		seg->npages = j - i;
-		seg->nr_runs = nr_runs;
-		memcpy(seg->runs, scratch, nr_runs * sizeof(seg->runs[0]));
+		seg->nr_words = nr_words;
+		memcpy(seg->runs, scratch, nr_words * sizeof(seg->runs[0]));
 		seg_insert(pending, seg);
 		i = j;
 	}
@@ -390,10 +309,11 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 
 	if (seg->start < start && seg_end(seg) > end) {
 		unsigned long stop = (end - seg->start) >> PAGE_SHIFT;
-		unsigned int runs = runs_count(seg, stop, seg->npages - stop);
+		unsigned int words = runs_slice_words(seg->runs, seg->nr_words,
+						      stop, seg->npages - stop);
 
-		if (need && (!*spare || (*spare)->max_runs < runs)) {
-			*need = runs;
+		if (need && (!*spare || (*spare)->max_words < words)) {
+			*need = words;
 			return -EAGAIN;
 		}
 		if (need) {
@@ -412,8 +332,9 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		if (tail) {
 			tail->start = seg->start + (stop << PAGE_SHIFT);
 			tail->npages = seg->npages - stop;
-			tail->nr_runs = runs_slice(tail->runs, seg, stop,
-						   tail->npages);
+			tail->nr_words = runs_slice(tail->runs, seg->runs,
+						    seg->nr_words, stop,
+						    tail->npages);
 		}
 		*released += stop - off;
 		mf->nr_pages -= stop - off;
@@ -426,12 +347,14 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		seg_unpin(seg, off, stop - off, true);
 		if (off) {
 			/* Keep the head [0, off). */
-			seg->nr_runs = runs_slice(seg->runs, seg, 0, off);
+			seg->nr_words = runs_slice(seg->runs, seg->runs,
+						   seg->nr_words, 0, off);
 			seg->npages = off;
 		} else if (stop < seg->npages) {
 			/* Keep the tail; the key moves up but stays in order. */
-			seg->nr_runs = runs_slice(seg->runs, seg, stop,
-						  seg->npages - stop);
+			seg->nr_words = runs_slice(seg->runs, seg->runs,
+						   seg->nr_words, stop,
+						   seg->npages - stop);
 			seg->start += stop << PAGE_SHIFT;
 			seg->npages -= stop;
 		}
