@@ -21,6 +21,11 @@
  *    "page-faults", PERF_SAMPLE_ADDR), so that only faults on the buffer
  *    count, not on code or stack that compaction may move too; without
  *    perf, getrusage(RUSAGE_THREAD) counts.  mlock's faults are reported.
+ *  - partial munpin (two NUMA nodes): 1300 pinned pages, physically
+ *    contiguous and scattered, lose every 7th page and a 100-page range
+ *    to munpin; move_pages(2) then moves the released pages and not one
+ *    page still pinned, so the store released exactly the page frames it
+ *    was asked to.
  *  - MADV_PAGEOUT (zram swap): pinned pages stay resident, mapped, with
  *    the same PFN; mlocked (EINVAL), plain (paged out: the control) and
  *    pinned MAP_SHARED memory are reported.
@@ -793,6 +798,149 @@ static void move(struct cbufs *cb, char *d, const unsigned long long *d0)
 	free(st);
 }
 
+/* ---- partial munpin of scattered pages, checked physically ---- */
+
+#define NSPLIT_SEQ	200	/* faulted alone: long physical runs */
+#define NSPLIT		1300	/* then interleaved: one-page runs */
+
+/*
+ * The store keeps a segment's pages as a list of physical runs (lone
+ * pages in one word, longer runs in two) and rewrites that list whenever
+ * a munpin trims or splits the segment.  If it got a pfn wrong it would
+ * unpin the wrong page and the FOLL_PIN counters would still balance, so
+ * this asks the kernel itself which pages are pinned: after munpin of
+ * every 7th page and of [600, 700), spread over two segments, every page
+ * still pinned must refuse move_pages(2) and keep its pfn, and the
+ * released ones must move (the control).
+ */
+static void split_moves(void)
+{
+	static const long step = 7, cut_a = 600, cut_b = 700;
+	unsigned long long *p0, *p1;
+	size_t adjacent = 0, adjacent_seq = 0, mov_pinned = 0, mov_free = 0, nfree = 0;
+	long long meta0, meta, f1, pp1;
+	int *st, target, bad_unpin = 0;
+	char *pinned, *p, *q;
+	long r, i, vm1;
+	unsigned cpu = 0, here = 0;
+
+	if (access("/sys/devices/system/node/node1", F_OK)) {
+		tap_skip("one NUMA node (no /sys/devices/system/node/node1)",
+			 "split: after partial munpins exactly the pinned pages refuse to move");
+		return;
+	}
+	if (syscall(SYS_getcpu, &cpu, &here, NULL))
+		here = 0;
+	target = here == 0 ? 1 : 0;
+
+	p = xmmap(NULL, P(NSPLIT), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	q = xmmap(NULL, P(NSPLIT), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	madvise(p, P(NSPLIT), MADV_NOHUGEPAGE);
+	madvise(q, P(NSPLIT), MADV_NOHUGEPAGE);
+	for (i = 0; i < NSPLIT; i++) {
+		p[P(i)] = 'S';
+		if (i >= NSPLIT_SEQ)
+			q[P(i)] = 'Q';
+	}
+	/*
+	 * A page faulted into ZONE_MOVABLE is migrated by the pin itself, to
+	 * a fresh page that may well follow the previous one.  Pinning and
+	 * releasing the pages of both buffers one by one, in turn, first
+	 * leaves them outside ZONE_MOVABLE, in order (the first part) or
+	 * interleaved (the rest).
+	 */
+	for (i = 0; i < NSPLIT; i++)
+		if (raw_pin(p + P(i), P(1)) || (i >= NSPLIT_SEQ && raw_pin(q + P(i), P(1))))
+			tap_bail("split: pin one page: %s", strerror(last_errno));
+	if (raw_unpin(p, P(NSPLIT)) || raw_unpin(q, P(NSPLIT)))
+		tap_bail("split: munpin: %s", strerror(last_errno));
+	munmap(q, P(NSPLIT));
+
+	f1 = foll_pins_held();
+	vm1 = pinned_now();
+	pp1 = mpin_sysfs("pinned_pages");
+	meta0 = mpin_sysfs("metadata_bytes");
+	pin_ok(p, P(NSPLIT), NSPLIT, "split: pin %d pages", NSPLIT);
+	meta = mpin_sysfs("metadata_bytes") - meta0;
+	p0 = pfns(p, NSPLIT);
+	for (i = 0; i + 1 < NSPLIT_SEQ; i++)
+		adjacent_seq += p0[i + 1] == p0[i] + 1;
+	for (i = NSPLIT_SEQ; i + 1 < NSPLIT; i++)
+		adjacent += p0[i + 1] == p0[i] + 1;
+	tap_diag("split: physically adjacent neighbours: %zu of the first %d pages, %zu of the other %d; metadata %lld bytes",
+		 adjacent_seq, NSPLIT_SEQ, adjacent, NSPLIT - NSPLIT_SEQ, meta);
+	/* Runs of several pages, so that a trim inside a run is tested too. */
+	tap_ok(adjacent_seq * 4 >= NSPLIT_SEQ, "split: a quarter or more of the first pages continue a physical run");
+	tap_ok(p0[NSPLIT - 1] && adjacent * 4 < NSPLIT - NSPLIT_SEQ,
+	       "split: the interleaved pages are physically scattered");
+	/* Four bytes a lone page (eight before), plus headers and slack. */
+	if (!tap_ok(meta > 0 && meta * 10 <= 55LL * NSPLIT,
+		    "split: metadata <= 5.5 bytes a page (mostly one-page runs)"))
+		tap_diag("  %lld bytes for %d pages", meta, NSPLIT);
+
+	pinned = malloc(NSPLIT);
+	st = malloc(NSPLIT * sizeof(*st));
+	if (!pinned || !st)
+		tap_bail("malloc");
+	memset(pinned, 1, NSPLIT);
+	for (i = 3; i < NSPLIT; i += step) {
+		if (raw_unpin(p + P(i), P(1)) || last_pages != 1)
+			bad_unpin++;
+		pinned[i] = 0;
+	}
+	if (raw_unpin(p + P(cut_a), P(cut_b - cut_a)))
+		bad_unpin++;
+	for (i = cut_a; i < cut_b; i++)
+		pinned[i] = 0;
+	for (i = 0; i < NSPLIT; i++)
+		nfree += !pinned[i];
+	tap_ok(!bad_unpin, "split: %zu pages released by %ld one-page munpins and one of %ld pages",
+	       nfree, (NSPLIT - 3 + step - 1) / step, cut_b - cut_a);
+	if (!tap_ok(pinned_now() - vm1 == NSPLIT - (long)nfree &&
+		    mpin_sysfs("pinned_pages") - pp1 == NSPLIT - (long long)nfree,
+		    "split: VmPin and pinned_pages count the %ld pages still pinned",
+		    NSPLIT - (long)nfree))
+		tap_diag("  VmPin %+ld, pinned_pages %+lld pages", pinned_now() - vm1,
+			 mpin_sysfs("pinned_pages") - pp1);
+	if (!tap_ok(foll_pins_held() - f1 == NSPLIT - (long long)nfree,
+		    "split: FOLL_PIN count is the pages still pinned"))
+		tap_diag("  %lld", foll_pins_held() - f1);
+
+	/* Its status is not filled in when a page fails: ask afterwards. */
+	r = move_pages_to(p, NSPLIT, target, st);
+	p1 = pfns(p, NSPLIT);
+	if (move_pages_to(p, NSPLIT, -1, st))
+		tap_bail("split: move_pages query: %s", strerror(errno));
+	for (i = 0; i < NSPLIT; i++) {
+		int moved = st[i] == target;
+
+		if (pinned[i]) {
+			mov_pinned += moved || p1[i] != p0[i];
+		} else {
+			mov_free += moved;
+		}
+	}
+	tap_diag("split: move_pages to node %d returned %ld; %zu of %zu released pages moved",
+		 target, r, mov_free, nfree);
+	if (!tap_ok(mov_pinned == 0, "split: no page still pinned moved (%ld pages)",
+		    NSPLIT - (long)nfree))
+		tap_diag("  %zu moved or changed pfn", mov_pinned);
+	if (!tap_ok(mov_free * 10 >= nfree * 9, "split: >= 90%% of the released pages moved"))
+		tap_diag("  %zu of %zu", mov_free, nfree);
+	for (i = 0, adjacent = 0; i < NSPLIT; i++)
+		adjacent += p[P(i)] != 'S';
+	tap_ok(adjacent == 0, "split: contents intact");
+
+	unpin_ok(p, P(NSPLIT), NSPLIT - nfree, "split: munpin the rest");
+	if (!tap_ok(foll_pins_held() == f1, "split: FOLL_PIN balance back"))
+		tap_diag("  %+lld", foll_pins_held() - f1);
+	munmap(p, P(NSPLIT));
+	free(p0);
+	free(p1);
+	free(pinned);
+	free(st);
+}
+
 /* ---- MADV_PAGEOUT: mlocked, pinned, plain, pinned shared ---- */
 
 static void pageout(void)
@@ -876,7 +1024,7 @@ int main(void)
 {
 	unsigned long long *d0 = NULL;
 	struct cbufs cb;
-	long long t0 = tap_now_ms(), tp, tm[4], tsetup;
+	long long t0 = tap_now_ms(), tp, tm[5], tsetup;
 	cpu_set_t cs;
 	FILE *f;
 	char *d;
@@ -924,6 +1072,9 @@ int main(void)
 	tp = tap_now_ms();
 	pageout();
 	tm[3] = tap_now_ms() - tp;
+	tp = tap_now_ms();
+	split_moves();
+	tm[4] = tap_now_ms() - tp;
 
 	unpin_ok(cb.c, P(NCOMPACT), NCOMPACT, "compaction: munpin");
 	if (d)
@@ -933,8 +1084,8 @@ int main(void)
 		tap_diag("  %+lld", foll_pins_held() - f0);
 	tp = tap_now_ms();
 	cleanup();
-	tap_diag("time (ms): setup %lld, ZONE_MOVABLE %lld, compaction %lld, move_pages %lld, pageout %lld, swapoff %lld",
-		 tsetup, tm[0], tm[1], tm[2], tm[3], tap_now_ms() - tp);
+	tap_diag("time (ms): setup %lld, ZONE_MOVABLE %lld, compaction %lld, move_pages %lld, pageout %lld, split %lld, swapoff %lld",
+		 tsetup, tm[0], tm[1], tm[2], tm[3], tm[4], tap_now_ms() - tp);
 	measured("t_migrate_runtime_ms", tap_now_ms() - t0);
 	return tap_done();
 }
