@@ -22,10 +22,10 @@
  *    count, not on code or stack that compaction may move too; without
  *    perf, getrusage(RUSAGE_THREAD) counts.  mlock's faults are reported.
  *  - partial munpin (two NUMA nodes): 1300 pinned pages, physically
- *    contiguous and scattered, lose every 7th page and a 100-page range
- *    to munpin; move_pages(2) then moves the released pages and not one
- *    page still pinned, so the store released exactly the page frames it
- *    was asked to.
+ *    contiguous and scattered, lose pages inside physical runs, every 7th
+ *    page and a 100-page range to munpin; move_pages(2) then moves the
+ *    released pages and not one page still pinned, so the store released
+ *    exactly the page frames it was asked to.
  *  - MADV_PAGEOUT (zram swap): pinned pages stay resident, mapped, with
  *    the same PFN; mlocked (EINVAL), plain (paged out: the control) and
  *    pinned MAP_SHARED memory are reported.
@@ -800,39 +800,45 @@ static void move(struct cbufs *cb, char *d, const unsigned long long *d0)
 
 /* ---- partial munpin of scattered pages, checked physically ---- */
 
-#define NSPLIT_SEQ	200	/* faulted alone: long physical runs */
+#define NSPLIT_SEQ	200	/* faulted alone: mostly runs of several pages */
 #define NSPLIT		1300	/* then interleaved: one-page runs */
+#define NSPLIT_MIN_IN_RUN 8	/* trims inside a run needed to test them */
 
 /*
  * The store keeps a segment's pages as a list of physical runs (lone
  * pages in one word, longer runs in two) and rewrites that list whenever
  * a munpin trims or splits the segment.  If it got a pfn wrong it would
  * unpin the wrong page and the FOLL_PIN counters would still balance, so
- * this asks the kernel itself which pages are pinned: after munpin of
- * every 7th page and of [600, 700), spread over two segments, every page
- * still pinned must refuse move_pages(2) and keep its pfn, and the
- * released ones must move (the control).
+ * this asks the kernel itself which pages are pinned.  1300 pages are
+ * pinned in one call (two segments); then munpin releases pages inside
+ * physical runs (a page whose predecessor is its physical neighbour),
+ * every 7th page and [600, 700).  Every page still pinned must then
+ * refuse move_pages(2) and keep its pfn, and the released ones must move
+ * (the control).
  */
 static void split_moves(void)
 {
 	static const long step = 7, cut_a = 600, cut_b = 700;
 	unsigned long long *p0, *p1;
-	size_t adjacent = 0, adjacent_seq = 0, mov_pinned = 0, mov_free = 0, nfree = 0;
+	size_t adjacent = 0, mov_pinned = 0, mov_free = 0, nfree = 0, in_run = 0;
 	long long meta0, meta, f1, pp1;
-	int *st, target, bad_unpin = 0;
+	int *st, target, node = node_without_movable(), bad_unpin = 0;
 	char *pinned, *p, *q;
 	long r, i, vm1;
-	unsigned cpu = 0, here = 0;
 
 	if (access("/sys/devices/system/node/node1", F_OK)) {
 		tap_skip("one NUMA node (no /sys/devices/system/node/node1)",
 			 "split: after partial munpins exactly the pinned pages refuse to move");
 		return;
 	}
-	if (syscall(SYS_getcpu, &cpu, &here, NULL))
-		here = 0;
-	target = here == 0 ? 1 : 0;
 
+	/*
+	 * Fault the pages on a node without ZONE_MOVABLE where there is one:
+	 * a page in ZONE_MOVABLE is migrated by the pin itself, to a fresh
+	 * page that need not follow the previous one.
+	 */
+	if (node >= 0 && bind_to_node(node))
+		tap_diag("set_mempolicy(MPOL_BIND, node %ld): %s", (long)node, strerror(errno));
 	p = xmmap(NULL, P(NSPLIT), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	q = xmmap(NULL, P(NSPLIT), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	madvise(p, P(NSPLIT), MADV_NOHUGEPAGE);
@@ -843,18 +849,18 @@ static void split_moves(void)
 			q[P(i)] = 'Q';
 	}
 	/*
-	 * A page faulted into ZONE_MOVABLE is migrated by the pin itself, to
-	 * a fresh page that may well follow the previous one.  Pinning and
-	 * releasing the pages of both buffers one by one, in turn, first
-	 * leaves them outside ZONE_MOVABLE, in order (the first part) or
-	 * interleaved (the rest).
+	 * Otherwise pinning and releasing both buffers' pages one by one, in
+	 * turn, first leaves them outside ZONE_MOVABLE and interleaved.
 	 */
-	for (i = 0; i < NSPLIT; i++)
+	for (i = 0; node < 0 && i < NSPLIT; i++)
 		if (raw_pin(p + P(i), P(1)) || (i >= NSPLIT_SEQ && raw_pin(q + P(i), P(1))))
 			tap_bail("split: pin one page: %s", strerror(last_errno));
 	if (raw_unpin(p, P(NSPLIT)) || raw_unpin(q, P(NSPLIT)))
 		tap_bail("split: munpin: %s", strerror(last_errno));
 	munmap(q, P(NSPLIT));
+	if (node >= 0)
+		bind_to_node(-1);
+	target = on_node(p, NSPLIT, 0) > NSPLIT / 2 ? 1 : 0;
 
 	f1 = foll_pins_held();
 	vm1 = pinned_now();
@@ -863,14 +869,8 @@ static void split_moves(void)
 	pin_ok(p, P(NSPLIT), NSPLIT, "split: pin %d pages", NSPLIT);
 	meta = mpin_sysfs("metadata_bytes") - meta0;
 	p0 = pfns(p, NSPLIT);
-	for (i = 0; i + 1 < NSPLIT_SEQ; i++)
-		adjacent_seq += p0[i + 1] == p0[i] + 1;
 	for (i = NSPLIT_SEQ; i + 1 < NSPLIT; i++)
 		adjacent += p0[i + 1] == p0[i] + 1;
-	tap_diag("split: physically adjacent neighbours: %zu of the first %d pages, %zu of the other %d; metadata %lld bytes",
-		 adjacent_seq, NSPLIT_SEQ, adjacent, NSPLIT - NSPLIT_SEQ, meta);
-	/* Runs of several pages, so that a trim inside a run is tested too. */
-	tap_ok(adjacent_seq * 4 >= NSPLIT_SEQ, "split: a quarter or more of the first pages continue a physical run");
 	tap_ok(p0[NSPLIT - 1] && adjacent * 4 < NSPLIT - NSPLIT_SEQ,
 	       "split: the interleaved pages are physically scattered");
 	/* Four bytes a lone page (eight before), plus headers and slack. */
@@ -883,6 +883,17 @@ static void split_moves(void)
 	if (!pinned || !st)
 		tap_bail("malloc");
 	memset(pinned, 1, NSPLIT);
+	/* Trims inside a run: the page after a pinned physical neighbour. */
+	for (i = 0; i + 1 < NSPLIT; i++) {
+		if (p0[i + 1] != p0[i] + 1 || (i + 1) % step == 3 ||
+		    (i + 1 >= cut_a && i + 1 < cut_b))
+			continue;
+		if (raw_unpin(p + P(i + 1), P(1)) || last_pages != 1)
+			bad_unpin++;
+		pinned[i + 1] = 0;
+		in_run++;
+		i++;	/* page i + 2 now starts a run */
+	}
 	for (i = 3; i < NSPLIT; i += step) {
 		if (raw_unpin(p + P(i), P(1)) || last_pages != 1)
 			bad_unpin++;
@@ -894,8 +905,17 @@ static void split_moves(void)
 		pinned[i] = 0;
 	for (i = 0; i < NSPLIT; i++)
 		nfree += !pinned[i];
-	tap_ok(!bad_unpin, "split: %zu pages released by %ld one-page munpins and one of %ld pages",
-	       nfree, (NSPLIT - 3 + step - 1) / step, cut_b - cut_a);
+	tap_diag("split: pages on node %ld%s; %zu of %d interleaved neighbours physically adjacent; metadata %lld bytes; %zu trims inside a run",
+		 (long)!target, node < 0 ? " (default policy)" : "", adjacent,
+		 NSPLIT - NSPLIT_SEQ, meta, in_run);
+	if (in_run >= NSPLIT_MIN_IN_RUN)
+		tap_ok(1, "split: %zu munpins trimmed a run in its middle", in_run);
+	else
+		tap_skip("the allocator gave too few physically adjacent pages",
+			 "split: %d or more munpins trimmed a run in its middle (%zu)",
+			 NSPLIT_MIN_IN_RUN, in_run);
+	tap_ok(!bad_unpin, "split: %zu pages released by one-page munpins and one of %ld pages",
+	       nfree, cut_b - cut_a);
 	if (!tap_ok(pinned_now() - vm1 == NSPLIT - (long)nfree &&
 		    mpin_sysfs("pinned_pages") - pp1 == NSPLIT - (long long)nfree,
 		    "split: VmPin and pinned_pages count the %ld pages still pinned",
@@ -914,11 +934,10 @@ static void split_moves(void)
 	for (i = 0; i < NSPLIT; i++) {
 		int moved = st[i] == target;
 
-		if (pinned[i]) {
+		if (pinned[i])
 			mov_pinned += moved || p1[i] != p0[i];
-		} else {
+		else
 			mov_free += moved;
-		}
 	}
 	tap_diag("split: move_pages to node %d returned %ld; %zu of %zu released pages moved",
 		 target, r, mov_free, nfree);
