@@ -800,7 +800,7 @@ static void move(struct cbufs *cb, char *d, const unsigned long long *d0)
 
 /* ---- partial munpin of scattered pages, checked physically ---- */
 
-#define NSPLIT_SEQ	200	/* faulted alone: mostly runs of several pages */
+#define NSPLIT_SEQ	200	/* faulted alone, laid out in pfn order */
 #define NSPLIT		1300	/* then interleaved: one-page runs */
 #define NSPLIT_MIN_IN_RUN 8	/* trims inside a run needed to test them */
 
@@ -809,12 +809,13 @@ static void move(struct cbufs *cb, char *d, const unsigned long long *d0)
  * pages in one word, longer runs in two) and rewrites that list whenever
  * a munpin trims or splits the segment.  If it got a pfn wrong it would
  * unpin the wrong page and the FOLL_PIN counters would still balance, so
- * this asks the kernel itself which pages are pinned.  1300 pages are
- * pinned in one call (two segments); then munpin releases pages inside
- * physical runs (a page whose predecessor is its physical neighbour),
- * every 7th page and [600, 700).  Every page still pinned must then
- * refuse move_pages(2) and keep its pfn, and the released ones must move
- * (the control).
+ * this asks the kernel itself which pages are pinned.  1300 pages, 200
+ * faulted alone and moved into place in pfn order, 1100 faulted in turn
+ * with another buffer's, are pinned in one call (two segments); then
+ * munpin releases pages inside physical runs (a page whose predecessor
+ * is its physical neighbour), every 7th page and [600, 700).  Every page
+ * still pinned must then refuse move_pages(2) and keep its pfn, and the
+ * released ones must move (the control).
  */
 static void split_moves(void)
 {
@@ -823,7 +824,9 @@ static void split_moves(void)
 	size_t adjacent = 0, mov_pinned = 0, mov_free = 0, nfree = 0, in_run = 0;
 	long long meta0, meta, f1, pp1;
 	int *st, target, node = node_without_movable(), bad_unpin = 0;
-	char *pinned, *p, *q;
+	unsigned long long *pool_pfns;
+	char *pinned, *p, *q, *pool;
+	size_t *idx;
 	long r, i, vm1;
 
 	if (access("/sys/devices/system/node/node1", F_OK)) {
@@ -841,25 +844,51 @@ static void split_moves(void)
 		tap_diag("set_mempolicy(MPOL_BIND, node %ld): %s", (long)node, strerror(errno));
 	p = xmmap(NULL, P(NSPLIT), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	q = xmmap(NULL, P(NSPLIT), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pool = xmmap(NULL, P(NSPLIT_SEQ), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	madvise(p, P(NSPLIT), MADV_NOHUGEPAGE);
 	madvise(q, P(NSPLIT), MADV_NOHUGEPAGE);
+	madvise(pool, P(NSPLIT_SEQ), MADV_NOHUGEPAGE);
 	for (i = 0; i < NSPLIT; i++) {
-		p[P(i)] = 'S';
-		if (i >= NSPLIT_SEQ)
+		if (i < NSPLIT_SEQ) {
+			pool[P(i)] = 'S';
+		} else {
+			p[P(i)] = 'S';
 			q[P(i)] = 'Q';
+		}
 	}
 	/*
-	 * Otherwise pinning and releasing both buffers' pages one by one, in
-	 * turn, first leaves them outside ZONE_MOVABLE and interleaved.
+	 * Otherwise pinning and releasing the pages one by one, p's and q's
+	 * in turn, first leaves them outside ZONE_MOVABLE and interleaved.
 	 */
 	for (i = 0; node < 0 && i < NSPLIT; i++)
-		if (raw_pin(p + P(i), P(1)) || (i >= NSPLIT_SEQ && raw_pin(q + P(i), P(1))))
+		if (i < NSPLIT_SEQ ? raw_pin(pool + P(i), P(1)) :
+		    raw_pin(p + P(i), P(1)) || raw_pin(q + P(i), P(1)))
 			tap_bail("split: pin one page: %s", strerror(last_errno));
-	if (raw_unpin(p, P(NSPLIT)) || raw_unpin(q, P(NSPLIT)))
+	if (raw_unpin(p, P(NSPLIT)) || raw_unpin(q, P(NSPLIT)) || raw_unpin(pool, P(NSPLIT_SEQ)))
 		tap_bail("split: munpin: %s", strerror(last_errno));
 	munmap(q, P(NSPLIT));
 	if (node >= 0)
 		bind_to_node(-1);
+	/*
+	 * The allocator may hand out pages in descending order (the debug
+	 * kernel does), and a run ascends: move the pool's pages into the
+	 * head of p in pfn order, so that it holds runs of several pages.
+	 */
+	pool_pfns = pfns(pool, NSPLIT_SEQ);
+	idx = malloc(NSPLIT_SEQ * sizeof(*idx));
+	if (!idx)
+		tap_bail("malloc");
+	for (i = 0; i < NSPLIT_SEQ; i++)
+		idx[i] = (size_t)i;
+	sort_pfns = pool_pfns;
+	qsort(idx, NSPLIT_SEQ, sizeof(*idx), by_pfn);
+	for (i = 0; i < NSPLIT_SEQ; i++)
+		if (mremap(pool + P(idx[i]), psz, psz, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   p + P(i)) == MAP_FAILED)
+			tap_bail("split: mremap: %s", strerror(errno));
+	munmap(pool, P(NSPLIT_SEQ));
+	free(pool_pfns);
+	free(idx);
 	target = on_node(p, NSPLIT, 0) > NSPLIT / 2 ? 1 : 0;
 
 	f1 = foll_pins_held();
