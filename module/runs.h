@@ -15,7 +15,7 @@
  * Scattered 4 KiB pages thus cost four bytes each, not eight.  A run list
  * is read front to back only, so the variable width costs nothing.
  *
- * Plain integer code with no kernel dependency, so that tests/t_runs.c
+ * Plain integer code with no kernel dependency, so that tests/nomod_runs.c
  * can check it in user space; the includer provides u32 and u64.
  */
 #ifndef MPIN_RUNS_H
@@ -118,10 +118,11 @@ static inline unsigned long run_iter_next(struct run_iter *it,
 
 /*
  * Write into @dst the runs that describe pages [@off, @off + @len) of the
- * run list @w of @nr words; returns the words written.  @dst may be @w:
- * a piece of a run never takes more words than the run, and the run is
- * read before its piece is written, so no write reaches a word not yet
- * read.
+ * run list @w of @nr words; returns the words written.  With @dst NULL
+ * nothing is written and the words it would take are returned.  @dst may
+ * be @w: a piece of a run never takes more words than the run, and the
+ * run is read before its piece is written, so no write reaches a word not
+ * yet read.
  */
 static inline unsigned int runs_slice(u32 *dst, const u32 *w, unsigned int nr,
 				      unsigned long off, unsigned long len)
@@ -132,23 +133,8 @@ static inline unsigned int runs_slice(u32 *dst, const u32 *w, unsigned int nr,
 
 	run_iter_init(&it, w, nr, off, len);
 	while ((take = run_iter_next(&it, &pfn)))
-		out += run_put(dst + out, pfn, take);
+		out += dst ? run_put(dst + out, pfn, take) : run_words(pfn, take);
 	return out;
-}
-
-/* Words runs_slice() would write for the same arguments. */
-static inline unsigned int runs_slice_words(const u32 *w, unsigned int nr,
-					    unsigned long off,
-					    unsigned long len)
-{
-	unsigned long pfn, take;
-	struct run_iter it;
-	unsigned int n = 0;
-
-	run_iter_init(&it, w, nr, off, len);
-	while ((take = run_iter_next(&it, &pfn)))
-		n += run_words(pfn, take);
-	return n;
 }
 
 #endif /* MPIN_RUNS_H */

@@ -309,8 +309,8 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 
 	if (seg->start < start && seg_end(seg) > end) {
 		unsigned long stop = (end - seg->start) >> PAGE_SHIFT;
-		unsigned int words = runs_slice_words(seg->runs, seg->nr_words,
-						      stop, seg->npages - stop);
+		unsigned int words = runs_slice(NULL, seg->runs, seg->nr_words,
+						stop, seg->npages - stop);
 
 		if (need && (!*spare || (*spare)->max_words < words)) {
 			*need = words;
