@@ -12,18 +12,15 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 
-/* pin_user_pages() lost its vmas argument in 6.5. */
-static inline long mpin_pin_user_pages(unsigned long start,
-				       unsigned long nr_pages,
-				       struct page **pages)
+/*
+ * The page of pfn(@page) + @n.  nth_page() said this until 6.18 removed
+ * it; pfn arithmetic says it on every memory model, and where the memory
+ * map is virtually contiguous (vmemmap, flatmem) it compiles to a
+ * pointer addition.
+ */
+static inline struct page *mpin_page_at(struct page *page, unsigned long n)
 {
-#ifdef MPIN_HAVE_PIN_USER_PAGES_VMAS
-	return pin_user_pages(start, nr_pages, FOLL_WRITE | FOLL_LONGTERM,
-			      pages, NULL);
-#else
-	return pin_user_pages(start, nr_pages, FOLL_WRITE | FOLL_LONGTERM,
-			      pages);
-#endif
+	return pfn_to_page(page_to_pfn(page) + n);
 }
 
 /* unpin_user_page_range_dirty_lock() arrived in 5.12. */
@@ -35,7 +32,7 @@ static inline void unpin_user_page_range_dirty_lock(struct page *page,
 	unsigned long i;
 
 	for (i = 0; i < npages; i++) {
-		struct page *p = nth_page(page, i);
+		struct page *p = mpin_page_at(page, i);
 
 		unpin_user_pages_dirty_lock(&p, 1, make_dirty);
 	}

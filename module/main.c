@@ -160,7 +160,6 @@ static const struct file_operations mpin_fops = {
 	.release	= mpin_release,
 	.unlocked_ioctl	= mpin_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= no_llseek,
 };
 
 /*

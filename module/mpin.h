@@ -33,15 +33,19 @@ struct seq_file;
  *               a range while an ioctl works on it.  Held across
  *               pin_user_pages() and GFP_KERNEL allocations.  Never taken
  *               by the MMU notifier.
- *   mmap_lock   read side, taken by the pin ioctl after its range lock;
- *               the MMU notifier runs with it held (munmap, mremap).
+ *   mmap_lock   read side, taken by the pin ioctl after its range lock
+ *               to check and charge the range and again to insert what
+ *               it pinned, but not across pin_user_pages_fast(), which
+ *               takes it itself; the MMU notifier runs with it held
+ *               (munmap, mremap).
  *   tree_lock   protects @segs and @nr_pages.  Held only for tree surgery
  *               and for unpinning the pages of segments it trims; whole
  *               segments are taken out of the tree and unpinned after it
  *               is dropped.  Never held across an allocation that may
  *               enter reclaim, because the notifier takes it and reclaim
  *               may call notifiers.
- *   busy_lock   a spinlock, innermost: protects @busy only.
+ *   busy_lock   a spinlock, innermost: protects @busy and each entry's
+ *               @unmapped, which the notifier sets.
  *
  * The notifier takes tree_lock only for MMU_NOTIFY_UNMAP on a blockable
  * range; every other event returns at once, so reclaim, migration and
@@ -63,6 +67,7 @@ struct mpin_file {
 struct mpin_busy {
 	struct list_head node;
 	unsigned long start, end;
+	bool unmapped;			/* an unmap notification overlapped */
 };
 
 /* store.c: the per-file store of pinned pages. */
@@ -90,6 +95,8 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		   unsigned long end, unsigned long *newly);
 int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		     unsigned long end, unsigned long *released);
+bool mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
+			      unsigned long end);
 
 /* notifier.c: pins follow the address space. */
 int mpin_file_init(struct mpin_file *mf);

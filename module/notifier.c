@@ -10,6 +10,8 @@
  * returns at once without a lock and keeps the pins.
  *
  * What runs where:
+ *  - invalidate_range_start(UNMAP), any: marks the pin and unpin ioctls
+ *    in flight on an overlapping range (under busy_lock), see pin.c.
  *  - invalidate_range_start(UNMAP), blockable (munmap, mremap; mmap_lock
  *    held by the caller): takes tree_lock, removes the range from the
  *    store and unpins its pages right there, so the charge is gone when
@@ -42,17 +44,28 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 	struct rb_root gone = RB_ROOT;
 	struct mpin_seg *spare = NULL;
 	unsigned int need = 0;
+	bool marked;
 	int ret;
 
-	if (range->event != MMU_NOTIFY_UNMAP || !mmu_notifier_range_blockable(range))
+	if (range->event != MMU_NOTIFY_UNMAP)
 		return 0;
 	/*
-	 * Most munmaps of a process hit no pin: skip the lock.  Reading the
-	 * root unlocked is safe because a segment being inserted right now
-	 * lies in a range the pin found mapped under mmap_read_lock, which is
-	 * never a range being unmapped.
+	 * A pin in flight on an overlapping range pins without mmap_lock
+	 * (pin.c): tell it, even when we cannot block, so that it starts
+	 * over rather than insert pages that may be unmapped.  Then take
+	 * tree_lock whenever one was marked, even with an empty tree: the
+	 * pin checks its mark and inserts under tree_lock, so either it saw
+	 * the mark or its segments are in the tree by the time we look.
 	 */
-	if (!READ_ONCE(mf->segs.rb_node))
+	marked = mpin_range_mark_unmapped(mf, range->start, range->end);
+	if (!mmu_notifier_range_blockable(range))
+		return 0;
+	/*
+	 * Most munmaps of a process hit no pin: skip the lock.  Any segment
+	 * being inserted right now belongs to a pin whose range lock entry
+	 * was marked above if it overlaps this range.
+	 */
+	if (!marked && !READ_ONCE(mf->segs.rb_node))
 		return 0;
 
 	mutex_lock(&mf->tree_lock);

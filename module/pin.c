@@ -119,6 +119,7 @@ static int range_lock_killable(struct mpin_file *mf, struct mpin_busy *me,
 {
 	me->start = start;
 	me->end = end;
+	me->unmapped = false;
 	return wait_event_killable(mf->busy_wait, range_trylock(mf, me)) ?
 	       -EINTR : 0;
 }
@@ -133,31 +134,64 @@ static void range_unlock(struct mpin_file *mf, struct mpin_busy *me)
 		wake_up_all(&mf->busy_wait);
 }
 
-/* Pin [@start, @end), which holds no pinned page, into @pending. */
+/*
+ * An unmap notification for [@start, @end) arrived (see notifier.c):
+ * mark every ioctl in flight on an overlapping range.  A pin that pinned
+ * without mmap_lock then starts over, since pages it pinned there may no
+ * longer be mapped.  Returns true if any entry overlapped, so that the
+ * notifier takes tree_lock and serialises with a pin about to insert.
+ */
+bool mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
+			      unsigned long end)
+{
+	struct mpin_busy *b;
+	bool marked = false;
+
+	spin_lock(&mf->busy_lock);
+	list_for_each_entry(b, &mf->busy, node) {
+		if (b->start < end && start < b->end) {
+			b->unmapped = true;
+			marked = true;
+		}
+	}
+	spin_unlock(&mf->busy_lock);
+	return marked;
+}
+
+static bool range_was_unmapped(struct mpin_file *mf, struct mpin_busy *me)
+{
+	bool unmapped;
+
+	spin_lock(&mf->busy_lock);
+	unmapped = me->unmapped;
+	me->unmapped = false;
+	spin_unlock(&mf->busy_lock);
+	return unmapped;
+}
+
+/*
+ * Pin [@start, @end), which holds no pinned page, into @pending.  Called
+ * without mmap_lock: pin_user_pages_fast() walks the page tables
+ * locklessly (a THP's pages in one step) and takes mmap_read_lock itself
+ * only for the pages it must fault in or migrate out of ZONE_MOVABLE or
+ * CMA first.  That is the cheapest long-term pin the kernel offers, and
+ * the only fast one left since 6.3 removed pin_user_pages_fast_only().
+ */
 static int pin_gap(struct rb_root *pending, unsigned long start,
 		   unsigned long end, struct page **pages, unsigned long batch,
 		   u32 *scratch)
 {
 	while (start < end) {
 		unsigned long want = min((end - start) >> PAGE_SHIFT, batch);
-		long got;
+		int got;
 		int ret;
 
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		/*
-		 * Lockless fast GUP first: it takes a THP's pages in one step
-		 * (the locked walk goes page by page on 6.1) and stops at the
-		 * first page that is absent, read-only or not long-term
-		 * pinnable (ZONE_MOVABLE, CMA); the locked walk does the rest,
-		 * faulting pages in and migrating them.
-		 */
-		got = pin_user_pages_fast_only(start, want, FOLL_WRITE | FOLL_LONGTERM,
-					       pages);
+		got = pin_user_pages_fast(start, (int)want,
+					  FOLL_WRITE | FOLL_LONGTERM, pages);
 		if (got <= 0)
-			got = mpin_pin_user_pages(start, want, pages);
-		if (got <= 0)
-			return got ? (int)got : -EFAULT;
+			return got ? got : -EFAULT;
 		ret = mpin_store_build(pending, start, pages, got, scratch);
 		if (ret)
 			return ret;
@@ -174,15 +208,21 @@ static int pin_gap(struct rb_root *pending, unsigned long start,
  * left pinned by this call and nothing is charged.  *@newly is set to the
  * number of pages this call pinned.
  *
+ * The range is checked and charged under mmap_read_lock, then pinned
+ * without it (pin_gap()), then the new segments are inserted under it
+ * again.  While the lock is dropped the range can be unmapped: the
+ * notifier marks this call's range lock entry, and a marked call
+ * releases what it pinned and starts over, since those pages may no
+ * longer be mapped.  The mark and the insertion are ordered by tree_lock
+ * (see mpin_invalidate_range_start()): either the mark is seen here, or
+ * the notifier removes the inserted segments after us.
+ *
  * No segment can appear in [@start, @end) while this runs: other ioctls
  * on the range wait for its range lock.  Segments can go, though, and not
- * only elsewhere: munmap and mremap are held off by mmap_read_lock, but
- * on 6.1 a hugetlb zap (MADV_DONTNEED, a hole punched in hugetlbfs) also
- * notifies MMU_NOTIFY_UNMAP, under mmap_read_lock or without mmap_lock
- * at all.
- * So each look at the tree takes tree_lock, the gaps pinned may add up
- * to more than the pages counted and charged first, and the difference
- * is charged at the end.
+ * only by munmap: on 6.1 a hugetlb zap (MADV_DONTNEED, a hole punched in
+ * hugetlbfs) also notifies MMU_NOTIFY_UNMAP.  So each look at the tree
+ * takes tree_lock, the gaps pinned may add up to more than the pages
+ * counted and charged first, and the difference is charged at the end.
  */
 int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		   unsigned long end, unsigned long *newly)
@@ -191,8 +231,9 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 	u32 stack_scratch[MPIN_RUN_MAX_WORDS * MPIN_STACK_PAGES];
 	struct page **pages = stack_pages;
 	u32 *scratch = stack_scratch;
-	struct rb_root pending = RB_ROOT;
-	unsigned long npages, batch, cursor, gap_end, pinned = 0;
+	struct rb_root pending;
+	unsigned long batch = MPIN_STACK_PAGES;
+	unsigned long npages, cursor, gap_end, pinned;
 	struct mpin_busy busy;
 	int ret;
 
@@ -204,6 +245,7 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		return -EINTR;
 	}
 
+again:
 	ret = check_vmas(mf->mm, start, end);
 	if (ret)
 		goto out_unlock;
@@ -216,21 +258,32 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 	if (ret)
 		goto out_unlock;
 
-	/* The page array and mpin_store_build()'s scratch, in one block. */
-	batch = min(npages, MPIN_BATCH);
-	if (batch > MPIN_STACK_PAGES) {
-		pages = kvmalloc(batch * sizeof(*pages) +
+	/*
+	 * The page array and mpin_store_build()'s scratch, in one block,
+	 * kept for a retry (which may need more if segments went).
+	 */
+	if (min(npages, MPIN_BATCH) > batch) {
+		struct page **block;
+
+		batch = min(npages, MPIN_BATCH);
+		block = kvmalloc(batch * sizeof(*pages) +
 				 mpin_store_scratch_words(batch) * sizeof(*scratch),
 				 GFP_KERNEL);
-		if (!pages) {
+		if (!block) {
 			ret = -ENOMEM;
 			goto out_uncharge;
 		}
+		if (pages != stack_pages)
+			kvfree(pages);
+		pages = block;
 		scratch = (u32 *)(pages + batch);
-	} else {
-		batch = MPIN_STACK_PAGES;
 	}
 
+	range_was_unmapped(mf, &busy);	/* only marks from now on count */
+	mmap_read_unlock(mf->mm);
+
+	pending = RB_ROOT;
+	pinned = 0;
 	for (cursor = start; cursor < end; cursor = gap_end) {
 		mutex_lock(&mf->tree_lock);
 		gap_end = mpin_store_next_gap(mf, &cursor, end);
@@ -243,20 +296,48 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		pinned += (gap_end - cursor) >> PAGE_SHIFT;
 	}
 
-	if (pages != stack_pages)
-		kvfree(pages);
-	/* Segments went while we pinned (see above): charge their pages too. */
-	if (!ret && pinned > npages) {
-		ret = mpin_charge(mf->mm, pinned - npages);
-		if (!ret)
-			npages = pinned;
+	if (mmap_read_lock_killable(mf->mm)) {
+		mpin_store_free_all(&pending, false);
+		mpin_uncharge(mf->mm, npages);
+		ret = -EINTR;
+		goto out_free;
 	}
 	if (ret) {
 		mpin_store_free_all(&pending, false);
+		/*
+		 * The mapping may have changed since it was checked: say
+		 * what the contract says of it now (EACCES, not GUP's EFAULT,
+		 * for a range made read-only meanwhile).
+		 */
+		if (ret != -EINTR && ret != -ENOMEM) {
+			int now = check_vmas(mf->mm, start, end);
+
+			if (now)
+				ret = now;
+		}
 		goto out_uncharge;
+	}
+	/* Segments went while we pinned (see above): charge their pages too. */
+	if (pinned > npages) {
+		ret = mpin_charge(mf->mm, pinned - npages);
+		if (ret) {
+			mpin_store_free_all(&pending, false);
+			goto out_uncharge;
+		}
+		npages = pinned;
 	}
 
 	mutex_lock(&mf->tree_lock);
+	if (range_was_unmapped(mf, &busy)) {
+		mutex_unlock(&mf->tree_lock);
+		mpin_store_free_all(&pending, false);
+		mpin_uncharge(mf->mm, npages);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto out_unlock;
+		}
+		goto again;
+	}
 	mpin_store_insert_all(mf, &pending);
 	mf->nr_pages += npages;
 	mutex_unlock(&mf->tree_lock);
@@ -267,6 +348,9 @@ out_uncharge:
 	mpin_uncharge(mf->mm, npages);
 out_unlock:
 	mmap_read_unlock(mf->mm);
+out_free:
+	if (pages != stack_pages)
+		kvfree(pages);
 	range_unlock(mf, &busy);
 	return ret;
 }

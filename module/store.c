@@ -173,10 +173,10 @@ unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
 /*
  * How many of @pages[0..@n) are physically consecutive from @pages[0],
  * up to a run's maximum.  This loop is the whole per-page cost of
- * recording a pin, so it compares page pointers: nth_page() is a pointer
- * addition wherever the memory map is virtually contiguous (vmemmap,
- * flatmem) and a pfn lookup elsewhere, and either way it names the page
- * of pfn + k, so equality means physically consecutive.  Eight pages are
+ * recording a pin, so it compares page pointers: mpin_page_at() is a
+ * pointer addition wherever the memory map is virtually contiguous
+ * (vmemmap, flatmem) and a pfn lookup elsewhere, and either way it names
+ * the page of pfn + k, so equality means physically consecutive.  Eight pages are
  * compared per step with one branch (a THP's 512 pages take 64 steps);
  * the tail goes one by one.
  */
@@ -192,12 +192,12 @@ static unsigned long run_length(struct page **pages, unsigned long n)
 
 		for (j = 0; j < 8; j++)
 			diff |= (uintptr_t)pages[k + j] ^
-				(uintptr_t)nth_page(first, k + j);
+				(uintptr_t)mpin_page_at(first, k + j);
 		if (diff)
 			break;
 		k += 8;
 	}
-	while (k < n && pages[k] == nth_page(first, k))
+	while (k < n && pages[k] == mpin_page_at(first, k))
 		k++;
 	return k;
 }
