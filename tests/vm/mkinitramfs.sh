@@ -24,8 +24,9 @@ need() {
 	command -v "$1" >/dev/null 2>&1 || die "$1 not found: apt-get install $2"
 }
 
-# The modules that get the host root mounted; dependencies are added.
-MODULES="virtio_pci 9pnet_virtio 9p"
+# The modules that get the host root mounted, and overlayfs (see init:
+# a host without /lib/modules); dependencies are added.
+MODULES="virtio_pci 9pnet_virtio 9p overlay"
 
 find_busybox() {
 	local bb
