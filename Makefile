@@ -8,6 +8,8 @@
 #   make demo       build, boot the stock kernel in QEMU, show pinning at work
 #   make check      build, boot, run the functional tests in the VM (and
 #                   the DKMS/package test on the stock and PREEMPT_RT kernels)
+#   make check-kernels  every Debian kernel from 5.10 to 7.3: W=1 build,
+#                   DKMS in a root of its suite, the suite in the VM
 #   make check-debug the suite, a long fuzz run and fault injection on a
 #                   debug kernel (KASAN, lockdep, kmemleak) built once from
 #                   linux-source-6.1
@@ -36,6 +38,9 @@ deps-lint:
 	@scripts/deps.sh build lint
 deps-debug:
 	@scripts/deps.sh build vm debug
+# make check-kernels: debootstrap for the roots, QEMU, the packaging tools.
+deps-kernels:
+	@scripts/deps.sh kernels
 # make check's end-to-end DKMS and package test (tests/host/dkms.sh):
 # dkms, the Debian packaging tools and the PREEMPT_RT kernel with headers.
 deps-e2e:
@@ -66,6 +71,16 @@ check: deps-vm deps-e2e module lib tests examples
 		$(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko --bindir $(CURDIR)/tests/bin; \
 	rc=$$?; echo; echo "make check: console log in build/check.log"; \
 	grep -E '^[0-9]+ passed, [0-9]+ failed' build/check.log | tail -n 1; exit $$rc
+
+# Every Debian kernel line from 5.10 to 7.3, generic and PREEMPT_RT
+# (tests/kernels/matrix): build with W=1 and install with DKMS inside a
+# debootstrap root of its suite, boot it, run the suite; the table goes
+# to build/kernels.md.  Nothing is installed on this machine.
+# KERNELS=5.10,7.3 for some; KERNEL_STAGES=build,dkms to not boot.
+KERNELS ?=
+KERNEL_STAGES ?= build,dkms,suite
+check-kernels: deps-kernels lib tests
+	tests/kernels/check-kernels.sh --stages $(KERNEL_STAGES) $(if $(KERNELS),--only $(KERNELS))
 
 # The suite on the debug kernel, then the long fuzz run (FUZZ_OPS
 # operations) and a kmemleak scan; tests/debug-kernel/README.md.
@@ -206,4 +221,4 @@ clean:
 	-$(MAKE) -C tools clean
 
 .PHONY: deb deps-e2e dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
-.PHONY: bench check-debug deps-debug
+.PHONY: bench check-debug deps-debug check-kernels deps-kernels

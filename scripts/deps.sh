@@ -10,7 +10,8 @@
 # bench: the peers make bench measures mpin against (liburing, rdma-core
 # with the soft-RoCE provider, iproute2's ip and rdma) and gnuplot; plot:
 # gnuplot alone (make demo's picture); debug: the kernel source and what
-# building it takes (make check-debug).
+# building it takes (make check-debug); kernels: debootstrap, QEMU and the
+# packaging tools (make check-kernels: the kernels and dkms go into roots).
 set -eu
 
 pkgs=(build-essential pkg-config kmod libkmod-dev linux-headers-amd64)
@@ -25,6 +26,8 @@ for set in "$@"; do
 	debug) pkgs+=(linux-source-6.1 xz-utils patch flex bison bc libelf-dev) ;;
 	bench) pkgs+=(liburing-dev libibverbs-dev rdma-core ibverbs-providers iproute2 gnuplot-nox) ;;
 	plot) pkgs+=(gnuplot-nox) ;;
+	kernels) pkgs+=(debootstrap qemu-system-x86 busybox-static cpio e2fsprogs util-linux python3 xz-utils
+		dpkg-dev debhelper dh-dkms lintian) ;;
 	*) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;
 	esac
 done

@@ -1,0 +1,41 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Build mpin.ko with W=1 inside a suite's root (tests/kernels/root.sh),
+# with that suite's compiler, against the headers of one kernel installed
+# there.  Any compiler warning fails the build.  The tree is copied into
+# the root, so the build never writes to the work tree.
+#
+# Usage: tests/kernels/build.sh SUITE KVER OUT
+#   OUT   directory that receives mpin.ko and build.log
+# Needs root (chroot).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+me=build.sh
+die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
+
+[ $# -eq 3 ] || die "usage: $0 SUITE KVER OUT"
+suite=$1 kver=$2 out=$3
+root=$("$here/root.sh" "$suite") || die "no root for $suite"
+[ -d "$root/usr/src/linux-headers-$kver" ] || die "no headers for $kver in the $suite root"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+src=/build/mpin-$kver
+rm -rf "$root$src"
+mkdir -p "$root$src"
+(cd "$top" && cp -a Kbuild VERSION module include-uapi "$root$src/")
+rc=0
+"$here/root.sh" "$suite" --run make -C "/usr/src/linux-headers-$kver" M="$src" W=1 modules >"$out/build.log" 2>&1 || rc=$?
+if [ "$rc" = 0 ] && grep -Eq 'warning:|error:' "$out/build.log"; then
+	rc=1
+fi
+if [ "$rc" != 0 ]; then
+	grep -E -B2 -A4 'warning:|error:' "$out/build.log" >&2 || tail -n 30 "$out/build.log" >&2
+	die "building for $kver in $suite failed (W=1): $out/build.log"
+fi
+cp "$root$src/mpin.ko" "$out/mpin.ko"
+rm -rf "$root$src"
+echo "$out/mpin.ko"
