@@ -66,6 +66,8 @@ static void test_maxpin_erange(void)
 	tap_ok(mpin_sysfs("max_pinned_pages") == before, "max_pinned_pages unchanged (%lld)", before);
 }
 
+static int zap_dontneed(char *p, size_t len, void *arg);
+
 /* Pin @p (@len bytes), do @what to it, and see whether the pins stayed. */
 static void zap_case(const char *name, char *p, size_t len, int (*zap)(char *, size_t, void *),
 		     void *arg, bool todo)
@@ -84,13 +86,20 @@ static void zap_case(const char *name, char *p, size_t len, int (*zap)(char *, s
 	if (r == 0)
 		memset(p, 'z', len);
 	r = zap(p, len, arg);
-	tap_ok(r == 0, "%s: the zap itself succeeds (%s)", name, r ? strerror(errno) : "ok");
+	if (r && errno == EINVAL && zap == zap_dontneed) {
+		/* Before 5.18 MADV_DONTNEED refuses hugetlb: nothing is zapped. */
+		tap_skip("this kernel refuses MADV_DONTNEED on hugetlb (EINVAL)",
+			 "%s: the zap itself succeeds", name);
+		todo = false;
+	} else {
+		tap_ok(r == 0, "%s: the zap itself succeeds (%s)", name, r ? strerror(errno) : "ok");
+	}
 	vm = vmpin_kb();
 	pp = mpin_sysfs("pinned_pages");
 	printf("%sok %d - %s: the pins stay (VmPin %ld kB, pinned_pages %lld)%s\n",
 	       vm == vm0 + (long)(len / 1024) && pp == pp0 + (long long)n ? "" : "not ",
 	       ++tap_n, name, vm - vm0, pp - pp0,
-	       todo ? " # TODO mpin.ko takes the 6.1 hugetlb zap's MMU_NOTIFY_UNMAP for munmap" : "");
+	       todo ? " # TODO mpin.ko takes a hugetlb zap's MMU_NOTIFY_UNMAP for munmap" : "");
 	r = mpin_range_ioctl(fd, MPIN_IOC_UNPIN, p, len, &pages);
 	printf("%sok %d - %s: munpin then releases all %llu (released %llu)%s\n",
 	       r == 0 && pages == n ? "" : "not ", ++tap_n, name, n, pages,

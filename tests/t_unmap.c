@@ -278,7 +278,19 @@ static void test_mprotect(void)
 	memset(p, 9, P(16));
 	state_is(16, "mprotect: read-write again keeps the pins");
 	pfns_of(p, 16, b);
-	tap_ok(pfn_changes(a, b, 16) == 0, "mprotect: writes land in the pinned pages (same PFNs)");
+	/*
+	 * Before 5.19 a write fault on a write-protected anonymous page
+	 * reuses it only if nobody else holds a reference (do_wp_page()), so
+	 * the pin's reference makes it copy: the process writes to the copy
+	 * and the pinned page no longer backs the address.  5.19 remembers
+	 * exclusive anonymous pages (PG_anon_exclusive) and reuses them.
+	 */
+	if (kernel_older_than(5, 19))
+		tap_todo(pfn_changes(a, b, 16) == 0,
+			 "before 5.19 a write after mprotect(PROT_READ) copies a pinned anonymous page",
+			 "mprotect: writes land in the pinned pages (same PFNs)");
+	else
+		tap_ok(pfn_changes(a, b, 16) == 0, "mprotect: writes land in the pinned pages (same PFNs)");
 	foll_is(16, "mprotect: pins kept");
 	unpin_ok(p, P(16), 16, "mprotect: munpin releases the 16");
 	munmap(p, P(16));

@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 
 static int tap_n, tap_failed;
 
@@ -58,6 +59,42 @@ static inline void tap_skip(const char *why, const char *fmt, ...)
 	va_end(ap);
 	printf(" # SKIP %s\n", why);
 	fflush(stdout);
+}
+
+/*
+ * A TAP "TODO" result: a known limitation of the kernel that the test
+ * documents; printed as ok/not ok but never counted as a failure.  @why
+ * says what the kernel does and on which kernels.
+ */
+__attribute__((format(printf, 3, 4)))
+static inline int tap_todo(int cond, const char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", cond ? "" : "not ", ++tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(" # TODO %s\n", why);
+	fflush(stdout);
+	return cond;
+}
+
+/*
+ * Is the running kernel older than @major.@minor?  Only to label a known
+ * limitation of older kernels as a TODO; what is asserted never depends
+ * on it.
+ */
+static inline int kernel_older_than(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2) {
+		printf("Bail out! uname: cannot read the kernel release\n");
+		exit(2);
+	}
+	return ma < major || (ma == major && mi < minor);
 }
 
 static inline void tap_diag(const char *fmt, ...)
