@@ -126,28 +126,26 @@ static long faults_running(void)
  */
 static bool smaps_flag(const char *name, const char *flag)
 {
-	char line[512], want[8];
+	char line[512], *tok, *save;
 	bool in = false, found = false;
 	size_t nl = strlen(name);
+	unsigned long lo, hi;
 	FILE *f = fopen("/proc/self/smaps", "r");
 
 	if (!f)
 		tap_bail("/proc/self/smaps: %s", strerror(errno));
-	snprintf(want, sizeof(want), " %s", flag);
-	while (fgets(line, sizeof(line), f)) {
+	while (!found && fgets(line, sizeof(line), f)) {
 		size_t l = strcspn(line, "\n");
 
 		line[l] = 0;
-		if (strncmp(line, "VmFlags:", 8) == 0) {
-			if (in) {
-				strcat(line, " ");
-				found = strstr(line + 8, want) &&
-					strstr(line + 8, want)[strlen(want)] == ' ';
-				break;
-			}
-		} else if (strchr(line, '-') && strchr(line, ' ') < line + 40 &&
-			   l >= nl && strcmp(line + l - nl, name) == 0) {
-			in = true;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			/* A mapping's header line: its name ends the line. */
+			in = l >= nl && strcmp(line + l - nl, name) == 0;
+		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			for (tok = strtok_r(line + 8, " ", &save); tok && !found;
+			     tok = strtok_r(NULL, " ", &save))
+				found = strcmp(tok, flag) == 0;
+			in = false;
 		}
 	}
 	fclose(f);

@@ -80,23 +80,6 @@ static inline int tap_todo(int cond, const char *why, const char *fmt, ...)
 	return cond;
 }
 
-/*
- * Is the running kernel older than @major.@minor?  Only to label a known
- * limitation of older kernels as a TODO; what is asserted never depends
- * on it.
- */
-static inline int kernel_older_than(int major, int minor)
-{
-	struct utsname u;
-	int ma = 0, mi = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2) {
-		printf("Bail out! uname: cannot read the kernel release\n");
-		exit(2);
-	}
-	return ma < major || (ma == major && mi < minor);
-}
-
 static inline void tap_diag(const char *fmt, ...)
 {
 	va_list ap;
@@ -140,6 +123,21 @@ static inline void tap_bail(const char *fmt, ...)
 	printf("\n");
 	fflush(stdout);
 	exit(2);
+}
+
+/*
+ * Is the running kernel older than @major.@minor?  Only to label a known
+ * limitation of older kernels as a TODO; what is asserted never depends
+ * on it.
+ */
+static inline int kernel_older_than(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		tap_bail("uname: cannot read the kernel release");
+	return ma < major || (ma == major && mi < minor);
 }
 
 /* "VmPin:" of /proc/self/status, in kB; -1 if absent. */
