@@ -31,7 +31,7 @@ struct seq_file;
  *               threads pinning their own buffers through one file);
  *               overlapping ones are serialised, so no segment appears in
  *               a range while an ioctl works on it.  Held across
- *               pin_user_pages() and GFP_KERNEL allocations.  Never taken
+ *               pin_user_pages_fast() and GFP_KERNEL allocations.  Never taken
  *               by the MMU notifier.
  *   mmap_lock   read side, taken by the pin ioctl after its range lock
  *               to check and charge the range and again to insert what
@@ -47,9 +47,12 @@ struct seq_file;
  *   busy_lock   a spinlock, innermost: protects @busy and each entry's
  *               @unmapped, which the notifier sets.
  *
- * The notifier takes tree_lock only for MMU_NOTIFY_UNMAP on a blockable
- * range; every other event returns at once, so reclaim, migration and
- * compaction never wait for us.
+ * The notifier acts only on MMU_NOTIFY_UNMAP: it takes busy_lock to mark
+ * the ioctls in flight on the range, drops it, and then, on a blockable
+ * range, takes tree_lock; it never holds both.  A pin takes busy_lock
+ * inside tree_lock to read its mark before inserting.  Every other event
+ * returns at once, so reclaim, migration and compaction never wait for
+ * us.
  */
 struct mpin_file {
 	struct mm_struct *mm;		/* opener's mm, held by mmgrab() */
