@@ -7,9 +7,26 @@
 # distribution's, whatever the build machine happens to run.
 #
 # Usage: tests/vm/kver.sh            (prints e.g. 6.1.0-56-amd64)
+#        tests/vm/kver.sh --headers  a kernel to build against, with no
+#                                    need to boot it: $KVER, else the
+#                                    running kernel, else the newest, of
+#                                    those whose headers are installed
+#                                    (/lib/modules/K/build; make lint)
 set -eu
 
 die() { printf 'kver.sh: %s\n' "$*" >&2; exit 1; }
+
+if [ "${1:-}" = --headers ]; then
+	for k in ${KVER:-} "$(uname -r)" $(ls /lib/modules 2>/dev/null | sort -rV); do
+		case "$k" in *-rt-amd64 | *-cloud-amd64) [ -n "${KVER:-}" ] || continue ;; esac
+		if [ -e "/lib/modules/$k/build/Makefile" ]; then
+			printf '%s\n' "$k"
+			exit 0
+		fi
+		[ -z "${KVER:-}" ] || die "KVER=$KVER: no /lib/modules/$KVER/build (install linux-headers-$KVER)"
+	done
+	die "no kernel headers in /lib/modules/*/build (apt-get install linux-headers-amd64), or set KVER"
+fi
 
 usable() {
 	[ -f "/boot/vmlinuz-$1" ] && [ -d "/lib/modules/$1/kernel" ]
