@@ -177,12 +177,27 @@ else
 	exec 3</dev/null
 fi
 
-start=$(date +%s)
-rc=0
-# --foreground: QEMU stays in our process group, so ^C still reaches it.
-timeout --foreground -k 10 "$timeout" "$qemu" "${qargs[@]}" <&3 || rc=$?
+attempt=1
+while :; do
+	start=$(date +%s)
+	rc=0
+	# --foreground: QEMU stays in our process group, so ^C still reaches it.
+	timeout --foreground -k 10 "$timeout" "$qemu" "${qargs[@]}" <&3 || rc=$?
+	secs=$(($(date +%s) - start))
+	# A kernel that panics before /init starts has run nothing of ours:
+	# under TCG some Debian kernels (7.2, 6.12-rt seen) now and then oops
+	# on an int3 in early boot.  Boot once more, and say so.
+	if [ "$attempt" = 1 ] && [ "$interactive" = 0 ] && grep -aq 'Kernel panic' "$conlog" &&
+		! grep -aq '^mpin-vm: init' "$conlog"; then
+		echo "$me: the kernel panicked before /init ran (console above): booting once more" >&2
+		[ -z "$log" ] || tr -d '\r' <"$conlog" >"$log.first-boot"
+		: >"$conlog"
+		attempt=2
+		continue
+	fi
+	break
+done
 exec 3<&-
-secs=$(($(date +%s) - start))
 [ -z "$log" ] || tr -d '\r' <"$conlog" >"$log"
 
 marker=$(tr -d '\r' <"$conlog" | sed -n 's/^MPIN_VM_EXIT=\([0-9][0-9]*\).*/\1/p' | tail -n1)
