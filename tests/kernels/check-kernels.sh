@@ -15,8 +15,8 @@
 #   --only NAMES     comma-separated names from the matrix (default: all)
 #   --stages LIST    comma-separated: build, dkms, suite (default: all)
 #   --tests LIST     the suite's tests (run-tests.sh --only; default all
-#                    but t_install and t_dkms, which test this machine's
-#                    make install and make check's packages, not a kernel)
+#                    but t_install, which tests make install with programs
+#                    built in the root, not a kernel)
 #   --timeout S      each VM (default 1800)
 # Run from the top of the tree after make lib tests; needs root.
 set -u
@@ -44,11 +44,11 @@ while [ $# -gt 0 ]; do
 done
 stage() { case ",$stages," in *",$1,"*) return 0 ;; esac; return 1; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, apt in the roots)"
-cd "$top"
+cd "$top" || exit 2
 if stage suite; then
 	[ -x tests/bin/t_range ] || die "tests are not built: run make tests (or make check-kernels)"
 	if [ -z "$tests" ]; then
-		tests=$(cd tests/bin && ls -d nomod_* t_* | grep -vx -e t_install -e t_dkms | paste -sd,)
+		tests=$(cd tests/bin && printf '%s\n' nomod_* t_* | grep -vx t_install | paste -sd,)
 	fi
 fi
 version=$(cat VERSION)
@@ -64,16 +64,18 @@ if stage dkms; then
 fi
 
 # Packages every root needs: the toolchain and what Kbuild's W=1 runs
-# (kernel-doc is perl, or python on 7.x), dkms, and xz for its modules.
-base_pkgs="make gcc libc6-dev kmod perl python3 xz-utils dkms"
+# (kernel-doc is perl, or python on 7.x), sparse (C=2), dkms, and xz for
+# its modules.
+base_pkgs="make gcc libc6-dev kmod perl python3 xz-utils dkms sparse"
 
 rows=()
 failed=0
+declare -A dkms_state=()	# per suite: the mpin-dkms install of this run
 while read -r name suite meta; do
 	case "$name" in '' | '#'*) continue ;; esac
 	[ -z "$only" ] || case "$only" in *",$name,"*) ;; *) continue ;; esac
 	t0=$(date +%s)
-	b='–' d='–' s='–' kver='?' note='' refused='' todo=''
+	b='–' d='–' s='–' kver='?' note='' todo=''
 	log=$out/$name.log
 	: >"$log"
 	say "== $name ($suite, $meta)"
@@ -84,12 +86,19 @@ while read -r name suite meta; do
 		continue
 	fi
 	# The release the metapackage stands for: its linux-headers-<kver> dependency.
+	# shellcheck disable=SC2016 # dpkg-query's format, not the shell's
 	kver=$("$here/root.sh" "$suite" --run dpkg-query -W -f='${Depends}\n' "$meta" 2>>"$log" |
 		tr ',' '\n' | sed -n 's/^ *linux-headers-\([0-9][^ ]*\).*/\1/p' | head -n1)
 	[ -n "$kver" ] || { rows+=("| $name | $suite | ? | FAIL (no release) | – | – | | |"); failed=1; continue; }
 
 	if stage build; then
-		if "$here/build.sh" "$suite" "$kver" "$out/$kver" >>"$log" 2>&1; then b=ok; else b=FAIL; failed=1; fi
+		if "$here/build.sh" "$suite" "$kver" "$out/$kver" C=2 >>"$log" 2>&1; then
+			b="ok, sparse clean"
+			[ ! -e "$out/$kver/sparse-not-run" ] || b="ok, sparse not run (the headers lack scripts/checker-valid.sh)"
+		else
+			b=FAIL
+			failed=1
+		fi
 	fi
 
 	mod=$root/lib/modules/$kver/updates/dkms
@@ -97,40 +106,36 @@ while read -r name suite meta; do
 		# A fresh install once per root and run: purge what an earlier
 		# run left, then apt installs the package and its postinst has
 		# DKMS build for every kernel whose headers the root has.
-		installed=0
-		case " ${dkms_done:-} " in *" $suite "*) installed=1 ;; esac
-		if [ "$installed" = 0 ]; then
+		if [ -z "${dkms_state[$suite]:-}" ]; then
+			dkms_state[$suite]=ok
 			"$here/root.sh" "$suite" --run apt-get purge -y -qq mpin-dkms >>"$log" 2>&1 || true
 			mkdir -p "$root/var/tmp/mpin-deb"
 			cp "$dkms_deb" "$root/var/tmp/mpin-deb/"
 			"$here/root.sh" "$suite" --run apt-get install -y -qq \
-				"/var/tmp/mpin-deb/$(basename "$dkms_deb")" >>"$log" 2>&1 && installed=1
-			dkms_done="${dkms_done:-} $suite"
+				"/var/tmp/mpin-deb/$(basename "$dkms_deb")" >>"$log" 2>&1 ||
+				dkms_state[$suite]="FAIL (apt)"
 			# Kernels outside dkms.conf's BUILD_EXCLUSIVE_KERNEL range get
 			# DKMS's own refusal, not a compiler error.
 			for outside in 5.4.0-1-amd64 7.4.0-1-amd64; do
 				msg=$("$here/root.sh" "$suite" --run dkms build -m mpin -v "$version" -k "$outside" 2>&1)
 				rc=$?
 				printf 'dkms build -k %s: exit %s\n%s\n' "$outside" "$rc" "$msg" >>"$log"
-				if [ "$rc" != 0 ] && grep -q 'BUILD_EXCLUSIVE directive' <<<"$msg"; then
-					refused="${refused:+$refused, }${outside%%-*}"
-				else
-					installed=0
-					echo "$suite: dkms did not refuse $outside cleanly" >>"$log"
+				if [ "$rc" = 0 ] || ! grep -q 'BUILD_EXCLUSIVE directive' <<<"$msg"; then
+					dkms_state[$suite]="FAIL (no clean refusal of ${outside%%-*})"
 				fi
 			done
+			[ "${dkms_state[$suite]}" != ok ] || dkms_state[$suite]="ok, refuses 5.4.0 and 7.4.0"
 		fi
-		if [ "$installed" = 1 ] &&
-			ls "$mod"/mpin.ko* >/dev/null 2>&1 &&
-			"$here/root.sh" "$suite" --run dkms status -m mpin -v "$version" -k "$kver" 2>>"$log" | grep -q ': installed'; then
-			d="ok${refused:+, refuses $refused}"
-		else
-			d=FAIL
-			failed=1
+		d=${dkms_state[$suite]}
+		if [ "${d%%,*}" = ok ] && ! { ls "$mod"/mpin.ko* >/dev/null 2>&1 &&
+			"$here/root.sh" "$suite" --run dkms status -m mpin -v "$version" -k "$kver" 2>>"$log" |
+			grep -q ': installed'; }; then
+			d="FAIL (not installed for $kver)"
 		fi
+		case "$d" in FAIL*) failed=1 ;; esac
 	fi
 
-	if stage suite && [ "$d" != FAIL ] && [ "$b" != FAIL ]; then
+	if stage suite && [ "${d%% *}" != FAIL ] && [ "${b%%,*}" != FAIL ]; then
 		s=FAIL
 		if img_tree=$("$here/kernel.sh" "$suite" "$kver" 2>>"$log"); then
 			image=$(sed -n 1p <<<"$img_tree") tree=$(sed -n 2p <<<"$img_tree")
@@ -170,7 +175,7 @@ while read -r name suite meta; do
 done <"$here/matrix"
 
 {
-	echo "| kernel | suite | release | build (W=1) | DKMS (mpin-dkms .deb) | suite | failed tests | TODOs still failing |"
+	echo "| kernel | suite | release | build (W=1, sparse C=2) | DKMS (mpin-dkms .deb) | suite | failed tests | TODOs still failing |"
 	echo "|---|---|---|---|---|---|---|---|"
 	printf '%s\n' "${rows[@]}"
 } >"$out/../kernels.md.new"
