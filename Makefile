@@ -5,23 +5,36 @@
 # the VM and the installation.
 #
 #   make            module + library
-#   make demo       build, boot the stock kernel in QEMU, show pinning at work
-#   make check      build, boot, run the functional tests in the VM (and
-#                   the DKMS/package test on the stock and PREEMPT_RT kernels)
+#   make demo       build, boot a Debian kernel in QEMU, show pinning at work
+#   make check      build, boot, run the functional tests in the VM, and
+#                   the DKMS/package test on the stock and PREEMPT_RT kernels
+#                   (KERNEL=<name> of tests/kernels/matrix to choose)
 #   make check-kernels  every Debian kernel from 5.10 to 7.3: W=1 build,
 #                   DKMS in a root of its suite, the suite in the VM
 #   make check-debug the suite, a long fuzz run and fault injection on a
 #                   debug kernel (KASAN, lockdep, kmemleak) built once from
 #                   linux-source-6.1
+#   Nothing of these installs a kernel, DKMS or mpin on this machine: the
+#   kernels are downloaded and unpacked, and what needs their headers runs
+#   in Debian roots of their suites under ~/.cache/mpin/roots.
 #   make deb        Debian packages in build/deb
 #   make lint       checkpatch.pl --strict and sparse on the module
 #   make bench      benchmark against mlock, io_uring, RDMA registration (VM)
 
 VERSION := $(shell cat VERSION)
-# The Debian stock kernel to build for and boot (make KVER=... to choose).
-# Deferred (?=): scripts/deps.sh may install the kernel first.
-KVER ?= $(shell tests/vm/kver.sh)
-KDIR = /lib/modules/$(KVER)/build
+# make, make install and make dkms-install build for this machine's
+# kernel (or KVER=...), against its installed headers.
+KVER ?= $(shell tests/vm/kver.sh --headers)
+KDIR ?= /lib/modules/$(KVER)/build
+
+# The kernel make check, make demo and make bench boot: a name from
+# tests/kernels/matrix (default: this machine's Debian release's generic
+# kernel).  tests/kernels/testkernel.sh downloads and unpacks it and
+# builds mpin.ko for it in a root of its suite; build/testkernel.env
+# says where they are, for the recipes' shell (WITH_TESTKERNEL).
+KERNEL ?=
+TESTKERNEL_ENV = $(CURDIR)/build/testkernel.env
+WITH_TESTKERNEL = . $(TESTKERNEL_ENV) && export MPIN_VM_KERNEL="$$image" MPIN_VM_MODROOT="$$modroot" &&
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -33,22 +46,28 @@ all: module lib
 deps-build:
 	@scripts/deps.sh build
 deps-vm:
-	@scripts/deps.sh build vm
+	@scripts/deps.sh build vm roots
 deps-lint:
-	@scripts/deps.sh build lint
+	@scripts/deps.sh build roots
 deps-debug:
-	@scripts/deps.sh build vm debug
+	@scripts/deps.sh build vm roots debug
 # make check-kernels: debootstrap for the roots, QEMU, the packaging tools.
 deps-kernels:
-	@scripts/deps.sh kernels
-# make check's end-to-end DKMS and package test (tests/host/dkms.sh):
-# dkms, the Debian packaging tools and the PREEMPT_RT kernel with headers.
-deps-e2e:
-	@scripts/deps.sh build vm dkms deb rt
+	@scripts/deps.sh build vm roots deb
+# make check: also the packaging tools (the package test) and the peers
+# t_bench_smoke measures.
+deps-check:
+	@scripts/deps.sh build vm roots deb bench
 
 module: deps-build
-	@test -n "$(KVER)" || { echo "no Debian stock kernel (linux-image-*-amd64) found" >&2; exit 1; }
+	@test -n "$(KVER)" || { echo "no kernel headers for this machine's kernel: apt-get install linux-headers-$$(uname -r), or set KVER" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+testkernel: deps-vm
+	@mkdir -p build
+	tests/kernels/testkernel.sh $(KERNEL) >$(TESTKERNEL_ENV).new
+	@mv $(TESTKERNEL_ENV).new $(TESTKERNEL_ENV)
+	@sed 's/^/testkernel: /' $(TESTKERNEL_ENV)
 
 lib:
 	$(MAKE) -C lib
@@ -63,14 +82,8 @@ examples: lib
 # machine's root file system mounted read-only inside it.
 VM = tests/vm/run-vm.sh --kver $(KVER)
 
-check: deps-vm deps-e2e module lib tests examples
-	-tests/host/install.sh --keep $(CURDIR)/tests/bin/install
-	-tests/host/dkms.sh --keep $(CURDIR)/tests/bin/dkms --log-dir $(CURDIR)/build
-	@mkdir -p build
-	$(VM) --numa --pmem --append "movablecore=256M vsyscall=xonly" --log build/check.log -- \
-		$(CURDIR)/tests/run-tests.sh --module $(CURDIR)/mpin.ko --bindir $(CURDIR)/tests/bin; \
-	rc=$$?; echo; echo "make check: console log in build/check.log"; \
-	grep -E '^[0-9]+ passed, [0-9]+ failed' build/check.log | tail -n 1; exit $$rc
+check: deps-check testkernel lib tests examples
+	tests/check.sh $(TESTKERNEL_ENV)
 
 # Every Debian kernel line from 5.10 to 7.3, generic and PREEMPT_RT
 # (tests/kernels/matrix): build with W=1 and install with DKMS inside a
@@ -91,45 +104,29 @@ check-debug: deps-debug lib tests examples
 # The demo: mlock vs mpin under move_pages(2), then the realtime demo
 # (no locking, mlockall, mpinall) drawn into build/demo/rtdemo.png.
 # DEMO_ARGS passes options to examples/rtdemo.
-demo: deps-vm module lib examples
+demo: deps-vm testkernel lib examples
 	@scripts/deps.sh plot
-	examples/run-demo.sh --kver $(KVER) --module $(CURDIR)/mpin.ko --out $(CURDIR)/build/demo \
+	$(WITH_TESTKERNEL) examples/run-demo.sh --kver "$$kver" --module "$$module" --out $(CURDIR)/build/demo \
 		$(if $(DEMO_ARGS),-- $(DEMO_ARGS))
 
 # The benchmark against mlock, io_uring fixed buffers and ibv_reg_mr on
 # soft-RoCE (README.md, "Performance"): one VM run; results, CSV and plot
 # in build/bench/.  BENCH_ARGS passes options to tests/bench/mpin-bench.
-bench: deps-vm module lib
+bench: deps-vm testkernel lib
 	@scripts/deps.sh bench
 	$(MAKE) -C tests/bench
-	tests/bench/bench.sh --kver $(KVER) --module $(CURDIR)/mpin.ko --out $(CURDIR)/build/bench \
+	$(WITH_TESTKERNEL) tests/bench/bench.sh --kver "$$kver" --module "$$module" --out $(CURDIR)/build/bench \
 		$(if $(BENCH_ARGS),-- $(BENCH_ARGS))
 
-# checkpatch.pl comes from Debian's linux-source-6.1 tarball, extracted
-# once into the cache.
-CHECKPATCH_DIR = $(CACHE)/checkpatch
-CHECKPATCH = $(CHECKPATCH_DIR)/scripts/checkpatch.pl
-KERNEL_SOURCES = module/*.c module/*.h module/probes/*.c include-uapi/linux/mpin.h
-
-$(CHECKPATCH):
-	mkdir -p $(CHECKPATCH_DIR)
-	tar -xJf /usr/src/linux-source-6.1.tar.xz -C $(CHECKPATCH_DIR) --strip-components=1 \
-		linux-source-6.1/scripts/checkpatch.pl linux-source-6.1/scripts/spelling.txt \
-		linux-source-6.1/scripts/const_structs.checkpatch
-
-# Lint needs only headers: the running kernel's, or the newest installed.
-LINT_KDIR = /lib/modules/$(shell tests/vm/kver.sh --headers)/build
+# checkpatch.pl --strict, sparse and W=1, from a root of the bookworm
+# suite (tests/kernels/lint.sh); check-kernels runs sparse and W=1 on
+# every kernel of the matrix.
 lint: deps-lint
 	@grep -qx 'PACKAGE_VERSION="$(VERSION)"' dkms.conf || \
 		{ echo "dkms.conf PACKAGE_VERSION is not VERSION ($(VERSION))" >&2; exit 1; }
 	@[ "$$(dpkg-parsechangelog -l debian/changelog -S Version)" = "$(VERSION)" ] || \
 		{ echo "debian/changelog's version is not VERSION ($(VERSION)): dch -v $(VERSION)" >&2; exit 1; }
-	$(MAKE) $(CHECKPATCH)
-	$(CHECKPATCH) --strict --no-tree --quiet --show-types -f $(KERNEL_SOURCES)
-	$(MAKE) -C $(LINT_KDIR) M=$(CURDIR) clean >/dev/null
-	$(MAKE) -C $(LINT_KDIR) M=$(CURDIR) W=1 C=2 modules 2>&1 | tee .sparse.log
-	@! grep -E 'warning|error' .sparse.log
-	@rm -f .sparse.log
+	tests/kernels/lint.sh
 
 # make install / make uninstall, with PREFIX (/usr/local) and DESTDIR.
 # udev and systemd-modules-load read only their own directories, so the
@@ -222,5 +219,5 @@ clean:
 	-$(MAKE) -C examples clean
 	-$(MAKE) -C tools clean
 
-.PHONY: deb deps-e2e dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
+.PHONY: deb deps-check testkernel dkms-install dkms-uninstall all deps-build deps-vm deps-lint module lib tests examples check demo lint install clean
 .PHONY: bench check-debug deps-debug check-kernels deps-kernels

@@ -2,32 +2,35 @@
 # SPDX-License-Identifier: MIT
 #
 # Install the Debian packages a make target needs, if any is missing.
-#   scripts/deps.sh build|vm|lint|bench|plot|dkms|deb|rt|debug
-# build: compilers, libkmod-dev (mpinstat) and the stock kernel's headers; vm: the stock kernel
-# image and QEMU; lint: sparse and the kernel source (for checkpatch.pl); dkms: dkms and
-# openssl (which DKMS needs to make its MOK signing key); deb: the Debian packaging tools
-# (make deb); rt: the PREEMPT_RT kernel and its headers (make check boots it);
-# bench: the peers make bench measures mpin against (liburing, rdma-core
-# with the soft-RoCE provider, iproute2's ip and rdma) and gnuplot; plot:
-# gnuplot alone (make demo's picture); debug: the kernel source and what
-# building it takes (make check-debug); kernels: debootstrap, QEMU and the
-# packaging tools (make check-kernels: the kernels and dkms go into roots).
+#   scripts/deps.sh SET...   (build vm roots dkms deb debug bench plot)
+# Only build tools: no kernel, no kernel headers, no DKMS module and no
+# mpin package is ever installed on this machine by a test target.
+#   build   compilers, pkg-config, libkmod-dev (mpinstat)
+#   vm      QEMU and the initramfs tools (the kernels are downloaded)
+#   roots   debootstrap (Debian roots that hold headers, DKMS, packages)
+#   dkms    dkms and openssl (make dkms-install, for this machine's kernel)
+#   deb     the Debian packaging tools (make deb)
+#   debug   what building the debug kernel takes (make check-debug)
+#   bench   the peers make bench measures (liburing, rdma-core with the
+#           soft-RoCE provider, iproute2) and gnuplot
+#   plot    gnuplot alone (make demo's picture)
 set -eu
 
-pkgs=(build-essential pkg-config kmod libkmod-dev linux-headers-amd64)
+pkgs=(build-essential pkg-config kmod libkmod-dev)
 for set in "$@"; do
 	case "$set" in
 	build) ;;
-	vm) pkgs+=(linux-image-amd64 qemu-system-x86 busybox-static cpio e2fsprogs util-linux python3) ;;
+	# QEMU and what the test VM's initramfs is made of; the kernels it
+	# boots are downloaded, never installed (tests/kernels/kernel.sh).
+	vm) pkgs+=(qemu-system-x86 busybox-static cpio e2fsprogs util-linux python3 xz-utils) ;;
+	# Debian roots under ~/.cache/mpin/roots: kernel headers, DKMS and
+	# the mpin packages are installed there, not here.
+	roots) pkgs+=(debootstrap) ;;
 	dkms) pkgs+=(dkms openssl) ;;
 	deb) pkgs+=(dpkg-dev debhelper dh-dkms lintian) ;;
-	rt) pkgs+=(linux-image-rt-amd64 linux-headers-rt-amd64) ;;
-	lint) pkgs+=(sparse linux-source-6.1 xz-utils) ;;
-	debug) pkgs+=(linux-source-6.1 xz-utils patch flex bison bc libelf-dev) ;;
+	debug) pkgs+=(patch flex bison bc libelf-dev) ;;
 	bench) pkgs+=(liburing-dev libibverbs-dev rdma-core ibverbs-providers iproute2 gnuplot-nox) ;;
 	plot) pkgs+=(gnuplot-nox) ;;
-	kernels) pkgs+=(debootstrap qemu-system-x86 busybox-static cpio e2fsprogs util-linux python3 xz-utils
-		dpkg-dev debhelper dh-dkms lintian) ;;
 	*) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;
 	esac
 done

@@ -19,7 +19,8 @@
 #                /lib/modules/<release> (modules.builtin, for modprobe)
 #   built        stamp: written last, after a complete build
 # Environment: MPIN_CACHE_DIR (as tests/vm/mkinitramfs.sh), MPIN_KERNEL_SRC
-# (default /usr/src/linux-source-6.1.tar.xz), MPIN_KERNEL_JOBS (default
+# (default: linux-source-6.1's tarball, installed in the bookworm root of
+# tests/kernels/root.sh, not on this machine), MPIN_KERNEL_JOBS (default
 # nproc), MPIN_KERNEL_NICE (default 10: other builds and VMs share the
 # machine).
 set -eu
@@ -30,7 +31,11 @@ die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
 
 fragment=$here/mpin-debug.config
-src=${MPIN_KERNEL_SRC:-/usr/src/linux-source-6.1.tar.xz}
+src=${MPIN_KERNEL_SRC:-}
+if [ -z "$src" ]; then
+	root=$("$here/../kernels/root.sh" bookworm linux-source-6.1) || die "no bookworm root with linux-source-6.1"
+	src=$root/usr/src/linux-source-6.1.tar.xz
+fi
 jobs=${MPIN_KERNEL_JOBS:-$(nproc)}
 niceness=${MPIN_KERNEL_NICE:-10}
 
@@ -43,7 +48,7 @@ case "${1:-}" in
 *) die "unknown argument $1 (see --help)" ;;
 esac
 
-[ -r "$src" ] || die "cannot read $src: apt-get install linux-source-6.1"
+[ -r "$src" ] || die "cannot read $src"
 [ -r "$fragment" ] || die "cannot read $fragment"
 
 # What the build depends on.  The source is identified by its package

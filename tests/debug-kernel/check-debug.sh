@@ -57,7 +57,8 @@ t2=$(date +%s)
 mkdir -p build
 # t_install's host half, as make check runs it: in the guest /lib/modules
 # is the debug kernel's, with no stock kernel to build against.
-tests/host/install.sh --keep "$top/tests/bin/install" >build/check-debug-install.log 2>&1 ||
+# make install builds the module for the debug kernel, from its tree.
+KVER=$kver KDIR=$kdir tests/host/install.sh --keep "$top/tests/bin/install" >build/check-debug-install.log 2>&1 ||
 	echo "$me: tests/host/install.sh failed: t_install will say why (build/check-debug-install.log)"
 # kasan_multi_shot: report every KASAN error, not only the first.
 rc=0

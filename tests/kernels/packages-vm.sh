@@ -1,27 +1,32 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# The in-VM half of tests/host/dkms.sh: run as root in the test VM
-# (tests/vm/run-vm.sh) while the host has the mpin packages installed and
-# DKMS has built mpin.ko for the booted kernel.  Loads the module the way
-# a machine does and checks what it got, then runs the functional suite
+# The in-VM half of tests/kernels/packages.sh: run as root in the test VM
+# (tests/vm/run-vm.sh), which booted a downloaded Debian kernel whose
+# /lib/modules holds DKMS's mpin.ko from the suite's root, where the mpin
+# packages are installed.  Loads the module the way a machine does and
+# checks what it got; runs the packaged mpinstat and programs linked
+# against the packaged libmpin inside that root (chroot), since this
+# machine itself has no mpin package; then runs the functional suite
 # against the same module file.
 #
-#   tests/host/dkms-vm.sh VERSION PROGDIR [-- RUN-TESTS-ARGS...]
-# (the arguments after -- go to tests/run-tests.sh)
+#   tests/kernels/packages-vm.sh VERSION ROOT PROGDIR [-- RUN-TESTS-ARGS...]
+# (the arguments after -- go to tests/run-tests.sh, which gets --module)
 #
-# VERSION is the packaged version; PROGDIR holds ex_pkg and ex_pkg_static,
-# built on the host against the installed libmpin-dev.  TAP lines are
-# prefixed "dkms-vm: " so that the host can tell them from the suite's.
+# VERSION is the packaged version; ROOT the suite's root as the host sees
+# it (the guest sees the host's files read-only over 9p, at the same
+# paths); PROGDIR, a path inside ROOT, holds ex_pkg and ex_pkg_static,
+# built there against the installed libmpin-dev.  TAP lines are prefixed
+# "packages-vm: " so that the host can tell them from the suite's.
 # Exit status: nonzero if a check here or the suite failed.
 set -u
 export LC_ALL=C
 
-[ $# -ge 2 ] || { echo "usage: $0 VERSION PROGDIR [-- RUN-TESTS-ARGS...]" >&2; exit 2; }
-version=$1 progdir=$2
-shift 2
+[ $# -ge 3 ] || { echo "usage: $0 VERSION ROOT PROGDIR [-- RUN-TESTS-ARGS...]" >&2; exit 2; }
+version=$1 root=$2 progdir=$3
+shift 3
 [ "${1:-}" != -- ] || shift
-[ "${MPIN_VM:-}" = 1 ] || { echo "dkms-vm.sh: run me in the test VM (tests/vm/run-vm.sh)" >&2; exit 2; }
+[ "${MPIN_VM:-}" = 1 ] || { echo "packages-vm.sh: run me in the test VM (tests/vm/run-vm.sh)" >&2; exit 2; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
 kver=$(uname -r)
 want=/lib/modules/$kver/updates/dkms/mpin.ko
@@ -29,11 +34,11 @@ want=/lib/modules/$kver/updates/dkms/mpin.ko
 n=0 failed=0
 ok() { # ok COND MESSAGE
 	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "dkms-vm: ok $n - $2"; else echo "dkms-vm: not ok $n - $2"; failed=1; fi
+	if [ "$1" = 0 ]; then echo "packages-vm: ok $n - $2"; else echo "packages-vm: not ok $n - $2"; failed=1; fi
 	return "$1"
 }
-skip() { n=$((n + 1)); echo "dkms-vm: ok $n - $1 # SKIP $2"; }
-diag() { echo "dkms-vm: # $*"; }
+skip() { n=$((n + 1)); echo "packages-vm: ok $n - $1 # SKIP $2"; }
+diag() { echo "packages-vm: # $*"; }
 settle() { # up to 2 s for "$@" to succeed
 	local _
 	for _ in $(seq 20); do
@@ -47,7 +52,22 @@ loaded() { [ -d /sys/module/mpin ]; }
 unloaded() { ! loaded; }
 unload() { loaded || return 0; settle modprobe -r mpin 2>/dev/null; settle unloaded; }
 
-diag "kernel $kver ($(grep -qx 'CONFIG_PREEMPT_RT=y' "/boot/config-$kver" 2>/dev/null && echo PREEMPT_RT || echo not PREEMPT_RT))"
+# CMD in the root, as on the machine the packages were installed on: a
+# mount namespace of its own (nothing outlives CMD) with this VM's /proc,
+# /sys and /dev, a fresh /tmp (the 9p export is read-only), and this
+# machine's /lib/modules, which is the root's plus the kernel's own.
+in_root() {
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	unshare --mount --propagation private -- /bin/sh -c '
+		r=$1; shift
+		mount -t proc proc "$r/proc" && mount -t sysfs sysfs "$r/sys" &&
+		mount --rbind /dev "$r/dev" && mount -t tmpfs tmpfs "$r/tmp" &&
+		mount --bind /lib/modules "$r/lib/modules" &&
+		exec chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"' \
+		in_root "$root" "$@"
+}
+
+diag "kernel $kver ($(uname -v | grep -q PREEMPT_RT && echo PREEMPT_RT || echo not PREEMPT_RT)), root $root"
 if loaded; then
 	diag "mpin already loaded: unloading it first"
 	unload
@@ -74,8 +94,8 @@ ok $? "/sys/kernel/mpin/version is the packaged version $version (got $v)"
 
 # Taint: O (TAINT_OOT_MODULE, 4096) always, for any module not built with
 # the kernel.  E (TAINT_UNSIGNED_MODULE, 8192) when the kernel cannot
-# verify the module's signature: DKMS signs it with its MOK key
-# (/var/lib/dkms/mok.key; tests/host/dkms.sh checks the signature against
+# verify the module's signature: DKMS signs it with its MOK key (the
+# root's /var/lib/dkms/mok.key; packages.sh checks the signature against
 # mok.pub), but only a kernel booted through shim with that key enrolled
 # (mokutil --import) trusts it, and this VM boots the kernel directly.
 # Nothing else is accepted.
@@ -94,48 +114,58 @@ else
 	ok "$([ "$mt" = O ]; echo $?)" "/sys/module/mpin/taint is O: the signature was verified (got $mt)"
 fi
 
-# ---- the packaged tools and library -------------------------------------------
-if [ -x /usr/sbin/mpinstat ]; then
-	out=$(/usr/sbin/mpinstat 2>&1)
+# ---- the packaged tools and library, in the root they are installed in ----------
+if [ -x "$root/usr/sbin/mpinstat" ]; then
+	out=$(in_root /usr/sbin/mpinstat 2>&1)
 	rc=$?
-	printf '%s\n' "$out" | head -n 4 | sed 's/^/dkms-vm: # /'
+	printf '%s\n' "$out" | head -n 4 | sed 's/^/packages-vm: # /'
 	[ "$rc" = 0 ] && grep -q "path  *$want\$" <<<"$out" && grep -q "version  *$version (modinfo $version: same)" <<<"$out"
-	ok $? "/usr/sbin/mpinstat (mpin-tools): exit 0, module path $want, version same as modinfo"
+	ok $? "/usr/sbin/mpinstat (mpin-tools), in the root: exit 0, module path $want, version same as modinfo"
 else
-	ok 1 "/usr/sbin/mpinstat installed (mpin-tools)"
+	ok 1 "/usr/sbin/mpinstat installed in the root (mpin-tools)"
 fi
-lddout=$(ldd "$progdir/ex_pkg" 2>&1)
+lddout=$(in_root ldd "$progdir/ex_pkg" 2>&1)
 lib=$(sed -n 's/^[[:space:]]*libmpin\.so\.1 => \([^ ]*\) .*/\1/p' <<<"$lddout")
-diag "ldd ex_pkg: libmpin.so.1 => $lib"
-case "$(readlink -f "$lib" 2>/dev/null)" in
+real=$(in_root readlink -f "${lib:-/nonexistent}" 2>/dev/null)
+diag "ldd ex_pkg (in the root): libmpin.so.1 => $lib ($real)"
+case "$real" in
 /usr/lib/*-linux-gnu/libmpin.so.1.*) r=0 ;;
 *) r=1 ;;
 esac
 ok $r "ex_pkg (cc \$(pkg-config --cflags --libs libmpin)) loads libmpin1's library, no LD_LIBRARY_PATH"
 for ex in ex_pkg ex_pkg_static; do
-	out=$(env -u LD_LIBRARY_PATH "$progdir/$ex" 2>&1)
+	out=$(in_root "$progdir/$ex" 2>&1)
 	ok $? "$ex pins and unpins through /dev/mpin (${out})"
 done
 
 # ---- unload; load again as the boot does (modules-load.d) --------------------------
 unload
 ok $? "modprobe -r mpin"
-mlconf=/usr/lib/modules-load.d/mpin.conf
+mlconf=$root/usr/lib/modules-load.d/mpin.conf
 sml=
 for f in /lib/systemd/systemd-modules-load /usr/lib/systemd/systemd-modules-load; do
 	[ -x "$f" ] && sml=$f && break
 done
 if [ -z "$sml" ]; then
-	skip "systemd-modules-load loads mpin from $mlconf" "systemd is not installed on the host"
+	skip "systemd-modules-load loads mpin from the packaged mpin.conf" "systemd is not installed on the host"
+elif [ ! -r "$mlconf" ]; then
+	ok 1 "mpin-dkms installed $mlconf"
 else
+	# The root has no systemd (a minbase debootstrap): the host's
+	# systemd-modules-load reads the packaged file.
 	out=$("$sml" "$mlconf" 2>&1)
 	rc=$?
 	settle loaded
 	[ "$rc" = 0 ] && loaded
-	ok $? "systemd-modules-load $mlconf (as at boot) loads mpin${out:+: $out}"
+	ok $? "systemd-modules-load <root>/usr/lib/modules-load.d/mpin.conf (as at boot) loads mpin${out:+: $out}"
 	if command -v udevadm >/dev/null && [ -c /dev/mpin ]; then
-		out=$(udevadm test --action=add /sys/class/misc/mpin 2>&1)
-		grep -E "60-mpin\.rules" <<<"$out" | head -n 3 | sed 's/^/dkms-vm: # udevadm test: /'
+		# udev reads its rules from /usr/lib/udev/rules.d: there, the
+		# root's (the packaged 60-mpin.rules), in a mount namespace.
+		# shellcheck disable=SC2016 # expanded by the inner sh
+		out=$(unshare --mount --propagation private -- /bin/sh -c '
+			mount --bind "$1/usr/lib/udev/rules.d" /usr/lib/udev/rules.d &&
+			exec udevadm test --action=add /sys/class/misc/mpin' sh "$root" 2>&1)
+		grep -E "60-mpin\.rules" <<<"$out" | head -n 3 | sed 's/^/packages-vm: # udevadm test: /'
 		grep -qE "(/usr)?/lib/udev/rules\.d/60-mpin\.rules:[0-9]+ MODE 0?666" <<<"$out"
 		ok $? "udevadm test: /lib/udev/rules.d/60-mpin.rules (mpin-dkms) sets /dev/mpin mode 0666"
 	else
@@ -144,11 +174,21 @@ else
 	unload
 	ok $? "modprobe -r mpin again"
 fi
-echo "dkms-vm: 1..$n"
+echo "packages-vm: 1..$n"
 
 [ $# -gt 0 ] || exit "$failed"
 # ---- the functional suite against the DKMS-built module ---------------------------
-"$top/tests/run-tests.sh" "$@"
+# The suite insmods a file: give it DKMS's, decompressed if DKMS
+# compressed it as the kernel's own modules are.
+mkdir -p /tmp/mpin-dkms
+mod=/tmp/mpin-dkms/mpin.ko	# kmod names a module after its file
+case "$path" in
+*.ko.xz) xz -dc "$path" >"$mod" ;;
+*.ko.zst) zstd -qdc "$path" >"$mod" ;;
+*.ko.gz) gzip -dc "$path" >"$mod" ;;
+*) cp "$want" "$mod" ;;
+esac
+"$top/tests/run-tests.sh" --module "$mod" "$@"
 rc=$?
 [ "$failed" = 0 ] || rc=1
 exit "$rc"

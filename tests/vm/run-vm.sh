@@ -26,7 +26,10 @@
 # VM died before it ended (bad usage, no exit marker: kernel panic, guest
 # setup failure, QEMU error).
 # Environment: MPIN_VM_ACCEL (default tcg), MPIN_QEMU (qemu-system-x86_64),
-# MPIN_VM_PVH=0 (boot vmlinuz, not the extracted vmlinux), MPIN_CACHE_DIR.
+# MPIN_VM_PVH=0 (boot vmlinuz, not the extracted vmlinux), MPIN_CACHE_DIR,
+# MPIN_VM_KERNEL and MPIN_VM_MODROOT (defaults of --kernel and --modroot,
+# so that make's kernel reaches run-vm.sh through the demo and bench
+# scripts: tests/kernels/testkernel.sh).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +38,7 @@ die() { printf '%s: %s\n' "$me" "$*" >&2; exit 125; }
 usage() { sed -n '/^# Usage:/,/^# Environment/s/^# \{0,1\}//p' "$0"; }
 
 kver=${KVER:-} mem=2G smp=2 numa=0 pmem=0 append='' timeout=900 log='' interactive=0
-image='' modroot=''
+image=${MPIN_VM_KERNEL:-} modroot=${MPIN_VM_MODROOT:-}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kver | --kernel | --modroot | --mem | --smp | --append | --timeout | --log)
