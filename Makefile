@@ -148,9 +148,12 @@ MAN8 = $(notdir $(wildcard man/*.8))
 tools:
 	$(MAKE) -C tools
 
+# With DESTDIR, depmod is the target system's job (the package's postinst):
+# Kbuild would otherwise write modules.dep* into DESTDIR whenever KDIR is a
+# full kernel tree with a System.map.
 install: all tools
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates \
-		$(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR)) modules_install
+		$(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR) DEPMOD=true) modules_install
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SBINDIR) \
 		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man4 $(DESTDIR)$(MANDIR)/man8 \

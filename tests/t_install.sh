@@ -33,7 +33,8 @@ if fresh; then
 		sub(/^ok [0-9]+ - /, "ok " n " - host: ")
 		sub(/^not ok [0-9]+ - /, "not ok " n " - host: ")
 		print
-	}' "$keep/host.tap")
+	}
+	/^#/ { print }' "$keep/host.tap")
 	printf '%s\n' "$replay"
 	n=$(grep -c '^\(not \)\?ok ' <<<"$replay")
 	failed=0

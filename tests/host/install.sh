@@ -48,7 +48,8 @@ check() { # check MESSAGE -- COMMAND...: ok iff COMMAND succeeds
 	"$@" >/dev/null 2>&1 || rc=1
 	ok "$rc" "$msg"
 }
-show() { sed 's/^/# /' "$@" | tail -n 30; }
+say() { printf '%s\n' "$*"; printf '%s\n' "$*" >&3; } # diagnostics reach host.tap too
+show() { say "$(sed 's/^/# /' "$@" | tail -n 30)"; }
 finish() {
 	echo "1..$n"
 	echo "1..$n" >&3
@@ -64,7 +65,7 @@ dest=$tmp/dest
 kver=$(make -s --no-print-directory -C "$top" --eval='print-kver: ; @echo $(KVER)' print-kver 2>/dev/null)
 # shellcheck disable=SC2016
 shared=$(make -s --no-print-directory -C "$top/lib" --eval='print-shared: ; @echo $(SHARED)' print-shared 2>/dev/null)
-echo "# top $top, kernel $kver, DESTDIR $dest, PREFIX $prefix"
+say "# top $top, kernel $kver, DESTDIR $dest, PREFIX $prefix"
 
 # ---- make install ------------------------------------------------------------
 rc=0
@@ -87,7 +88,7 @@ missing=()
 for f in "${files[@]}"; do [ -e "$dest$f" ] || missing+=("$f"); done
 ok "${#missing[@]}" "all ${#files[@]} files installed${missing[*]:+ (missing: ${missing[*]})}"
 extra=$(cd "$dest" && find . ! -type d | sed 's|^\.||' | sort | grep -vxF -f <(printf '%s\n' "${files[@]}"))
-[ -z "$extra" ] || while IFS= read -r f; do echo "# also installed: $f"; done <<<"$extra"
+[ -z "$extra" ] || while IFS= read -r f; do say "# also installed: $f"; done <<<"$extra"
 
 check "$shared is a regular file with SONAME libmpin.so.1" -- \
 	bash -c "[ -f '$p/lib/$shared' ] && [ ! -L '$p/lib/$shared' ] &&
@@ -170,7 +171,7 @@ if [ -e /dev/mpin ]; then want=0 what="pins (/dev/mpin exists)"; else want=3 wha
 for ex in ex_shared ex_static; do
 	rc=0
 	out=$(LD_LIBRARY_PATH=$p/lib "$tmp/$ex" 2>&1) || rc=$?
-	echo "# $ex: $out (exit $rc)"
+	say "# $ex: $out (exit $rc)"
 	ok "$([ "$rc" = "$want" ]; echo $?)" "$ex runs and $what"
 done
 
@@ -185,6 +186,6 @@ rc=0
 make -C "$top" uninstall DESTDIR="$dest" >"$tmp/uninstall.log" 2>&1 || rc=$?
 ok "$rc" "make uninstall DESTDIR=..." || show "$tmp/uninstall.log"
 left=$(cd "$dest" && find . ! -type d | sed 's|^\.||')
-[ -z "$left" ] || while IFS= read -r f; do echo "# left behind: $f"; done <<<"$left"
+[ -z "$left" ] || while IFS= read -r f; do say "# left behind: $f"; done <<<"$left"
 ok "$([ -z "$left" ]; echo $?)" "nothing but empty directories left in DESTDIR"
 finish
