@@ -99,13 +99,17 @@ static long mpin_ioctl_range(struct mpin_file *mf, unsigned int cmd,
 	if (current->mm != mf->mm)
 		return -EBADFD;
 	/*
-	 * Make sure the result can be reported before changing anything, so
-	 * that a pin is never left behind an -EFAULT.
+	 * A bad result pointer fails before anything changes.  The page can
+	 * still go before the count is stored: mpin_pin_range() then undoes
+	 * the pin.
 	 */
 	if (put_user(0, &uarg->pages))
 		return -EFAULT;
 	if (!r.len)
 		return 0;
+	/* A 32-bit kernel cannot name the range: refuse, never truncate. */
+	if (r.addr != (unsigned long)r.addr || r.len != (unsigned long)r.len)
+		return -EINVAL;
 	if (r.addr + r.len < r.addr)
 		return -EINVAL;
 
@@ -120,11 +124,16 @@ static long mpin_ioctl_range(struct mpin_file *mf, unsigned int cmd,
 			mpin_count(MPIN_STAT_REFUSED_HOLE);
 			return -ENOMEM;	/* as mlock(2): nothing mapped there */
 		}
-		ret = mpin_pin_range(mf, start, end, &done);
-	} else {
-		mpin_count(MPIN_STAT_UNPIN_CALLS);
-		ret = mpin_unpin_range(mf, start, min_t(unsigned long, end, TASK_SIZE), &done);
+		return mpin_pin_range(mf, start, end, &uarg->pages);
 	}
+	/*
+	 * Released pins cannot be taken back: if the count cannot be
+	 * stored, the caller learns of it by -EFAULT, with the pages
+	 * released all the same (as munmap(2) of a range it then cannot
+	 * report on).
+	 */
+	mpin_count(MPIN_STAT_UNPIN_CALLS);
+	ret = mpin_unpin_range(mf, start, min_t(unsigned long, end, TASK_SIZE), &done);
 	if (done && put_user((__u64)done, &uarg->pages))
 		return ret ? ret : -EFAULT;
 	return ret;

@@ -38,7 +38,7 @@ struct seq_file;
  *               it pinned, but not across pin_user_pages_fast(), which
  *               takes it itself; the MMU notifier runs with it held
  *               (munmap, mremap).
- *   tree_lock   protects @segs and @nr_pages.  Held only for tree surgery
+ *   tree_lock   protects @segs, @nr_pages and @pin_gen.  Held only for tree surgery
  *               and for unpinning the pages of segments it trims; whole
  *               segments are taken out of the tree and unpinned after it
  *               is dropped.  Never held across an allocation that may
@@ -64,6 +64,7 @@ struct mpin_file {
 	struct mutex tree_lock;		/* see above */
 	struct rb_root segs;		/* struct mpin_seg by ->start */
 	unsigned long nr_pages;		/* pages pinned through this file */
+	unsigned long pin_gen;		/* numbers the pin calls' insertions */
 };
 
 /* A range a pin or unpin ioctl works on: on the stack of that ioctl. */
@@ -82,7 +83,11 @@ unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
 unsigned long mpin_store_scratch_words(unsigned long n);
 int mpin_store_build(struct rb_root *pending, unsigned long start,
 		     struct page **pages, unsigned long n, u32 *scratch);
-void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending);
+void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending,
+			   unsigned long gen);
+unsigned long mpin_store_take_back(struct mpin_file *mf, unsigned long start,
+				   unsigned long end, unsigned long gen,
+				   struct rb_root *gone);
 void mpin_store_free_all(struct rb_root *root, bool dirty);
 int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		      unsigned long end, struct mpin_seg **spare,
@@ -95,7 +100,7 @@ void mpin_store_show(struct seq_file *m, struct mpin_file *mf);
 
 /* pin.c: the pin and unpin operations. */
 int mpin_pin_range(struct mpin_file *mf, unsigned long start,
-		   unsigned long end, unsigned long *newly);
+		   unsigned long end, __u64 __user *report);
 int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		     unsigned long end, unsigned long *released);
 bool mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,

@@ -128,6 +128,7 @@ int mpin_file_init(struct mpin_file *mf)
 	mutex_init(&mf->tree_lock);
 	mf->segs = RB_ROOT;
 	mf->nr_pages = 0;
+	mf->pin_gen = 0;
 	mmgrab(mf->mm);
 	ret = mmu_notifier_register(&mf->mn, mf->mm);
 	if (ret) {

@@ -202,11 +202,37 @@ static int pin_gap(struct rb_root *pending, unsigned long start,
 }
 
 /*
+ * Store how many pages a pin call pinned in the caller's argument.  It
+ * was writable when the call began, but another thread may have unmapped
+ * it or made it read-only since: then take back what the call inserted
+ * (tagged @gen), so that -EFAULT leaves nothing pinned, as any other
+ * error does.  The caller still owns the range lock and does not hold
+ * mmap_lock, which the store may need to fault the page in.
+ */
+static int report_pinned(struct mpin_file *mf, unsigned long start,
+			 unsigned long end, unsigned long gen,
+			 unsigned long npages, __u64 __user *report)
+{
+	struct rb_root gone = RB_ROOT;
+	unsigned long back;
+
+	if (!put_user((__u64)npages, report))
+		return 0;
+	mutex_lock(&mf->tree_lock);
+	back = mpin_store_take_back(mf, start, end, gen, &gone);
+	mutex_unlock(&mf->tree_lock);
+	mpin_store_free_all(&gone, true);
+	if (back)
+		mpin_uncharge(mf->mm, back);
+	return -EFAULT;
+}
+
+/*
  * Pin the pages of [@start, @end) (page aligned, non-empty) in the
  * caller's address space, which is mf->mm.  Pages @mf pins already are
  * left alone and not charged again.  All or nothing: on error no page is
- * left pinned by this call and nothing is charged.  *@newly is set to the
- * number of pages this call pinned.
+ * left pinned by this call and nothing is charged.  The number of pages
+ * this call pinned goes to *@report (the caller wrote 0 there first).
  *
  * The range is checked and charged under mmap_read_lock, then pinned
  * without it (pin_gap()), then the new segments are inserted under it
@@ -225,7 +251,7 @@ static int pin_gap(struct rb_root *pending, unsigned long start,
  * counted and charged first, and the difference is charged at the end.
  */
 int mpin_pin_range(struct mpin_file *mf, unsigned long start,
-		   unsigned long end, unsigned long *newly)
+		   unsigned long end, __u64 __user *report)
 {
 	struct page *stack_pages[MPIN_STACK_PAGES];
 	u32 stack_scratch[MPIN_RUN_MAX_WORDS * MPIN_STACK_PAGES];
@@ -233,11 +259,10 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 	u32 *scratch = stack_scratch;
 	struct rb_root pending;
 	unsigned long batch = MPIN_STACK_PAGES;
-	unsigned long npages, cursor, gap_end, pinned;
+	unsigned long npages, cursor, gap_end, pinned, gen;
 	struct mpin_busy busy;
 	int ret;
 
-	*newly = 0;
 	if (range_lock_killable(mf, &busy, start, end))
 		return -EINTR;
 	if (mmap_read_lock_killable(mf->mm)) {
@@ -338,11 +363,13 @@ again:
 		}
 		goto again;
 	}
-	mpin_store_insert_all(mf, &pending);
+	gen = ++mf->pin_gen;
+	mpin_store_insert_all(mf, &pending, gen);
 	mf->nr_pages += npages;
 	mutex_unlock(&mf->tree_lock);
-	*newly = npages;
-	goto out_unlock;
+	mmap_read_unlock(mf->mm);
+	ret = report_pinned(mf, start, end, gen, npages, report);
+	goto out_free;
 
 out_uncharge:
 	mpin_uncharge(mf->mm, npages);

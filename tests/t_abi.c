@@ -2,13 +2,15 @@
 /*
  * t_abi: the raw ioctl ABI of /dev/mpin (SPEC 9): MPIN_IOC_VERSION, field
  * validation of MPIN_IOC_PIN/UNPIN, unknown commands, bad argument
- * pointers, len 0, addr + len overflow and kernel addresses.  After all
- * of it the caller's state (VmPin, pinned_pages, FOLL_PIN counters) is
- * what it was.
+ * pointers, len 0, addr + len overflow and kernel addresses, and a PIN
+ * whose argument turns read-only while it runs (all or nothing: an
+ * EFAULT pins nothing).  After all of it the caller's state (VmPin,
+ * pinned_pages, FOLL_PIN counters) is what it was.
  */
 #include "tap.h"
 #include "raw.h"
 
+#include <pthread.h>
 #include <termios.h>
 
 #include <mpin.h>
@@ -261,6 +263,98 @@ static void test_bad_pointers(char *buf)
 	munmap(pg, 2 * psz);
 }
 
+/*
+ * The result page goes read-only during the pin.  The module stores 0 in
+ * `pages` first (a bad pointer fails before anything changes) and the
+ * count at the end; before the end store was checked, a failure there
+ * returned EFAULT with the range still pinned and charged (VmPin 4096 kB
+ * after an EFAULT, measured on 6.1).  Another thread flips the argument's
+ * page between read-only and writable while this one pins 1024 pages:
+ * an EFAULT after pin_calls moved is a call that got past the first
+ * store, and it must leave nothing pinned.  Racy by nature: runs until
+ * 20 such calls or 8 s, and says how many it saw.
+ */
+struct flipper {
+	char *page;
+	volatile int stop;
+	long flips;
+};
+
+static void *flip_protection(void *arg)
+{
+	struct flipper *f = arg;
+
+	while (!f->stop) {
+		if (mprotect(f->page, psz, PROT_READ) ||
+		    mprotect(f->page, psz, PROT_READ | PROT_WRITE))
+			break;
+		f->flips++;
+	}
+	return NULL;
+}
+
+static void test_result_turns_readonly(void)
+{
+	const size_t n = 1024;
+	struct flipper f = { 0 };
+	long calls = 0, late = 0, early = 0, leaked = 0, other = 0;
+	long long t0 = tap_now_ms();
+	struct mpin_range *arg;
+	pthread_t th;
+	char *buf;
+
+	buf = mmap(NULL, n * psz, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	f.page = mmap(NULL, psz, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED || f.page == MAP_FAILED)
+		tap_bail("mmap: %s", strerror(errno));
+	memset(buf, 1, n * psz);
+	arg = (struct mpin_range *)f.page;
+	memset(arg, 0, sizeof(*arg));
+	arg->addr = (uintptr_t)buf;
+	arg->len = n * psz;
+	if (pthread_create(&th, NULL, flip_protection, &f))
+		tap_bail("pthread_create");
+
+	while (late < 20 && tap_now_ms() - t0 < 8000) {
+		long long pc = mpin_sysfs("pin_calls");
+		int r = ioctl(devfd, MPIN_IOC_PIN, arg);
+		int e = errno;
+		long now = pinned_now();
+
+		calls++;
+		if (r == 0) {
+			if (raw_unpin(buf, n * psz) || last_pages != n)
+				other++;
+			continue;
+		}
+		if (e != EFAULT) {
+			other++;
+			tap_diag("  PIN: unexpected errno %d (%s)", e, strerror(e));
+		} else if (mpin_sysfs("pin_calls") > pc) {
+			late++;
+		} else {
+			early++;
+		}
+		if (now) {
+			if (!leaked++)
+				tap_diag("  PIN failed with EFAULT, yet this file pins %ld pages", now);
+			raw_unpin(buf, n * psz);
+		}
+	}
+	f.stop = 1;
+	pthread_join(th, NULL);
+	tap_diag("%ld PINs in %lld ms, %ld protection flips: %ld EFAULT at the first store, %ld after it",
+		 calls, tap_now_ms() - t0, f.flips, early, late);
+	tap_ok(late > 0, "the result page went read-only during a PIN (%ld times)", late);
+	tap_ok(!leaked, "no EFAULT left the range pinned (%ld did)", leaked);
+	tap_ok(!other, "every PIN succeeded or failed with EFAULT (%ld other outcomes)", other);
+	state_is(0, "after PINs racing a read-only result page");
+	munmap(f.page, psz);
+	munmap(buf, n * psz);
+}
+
 static void test_len0_overflow_kernel(char *buf)
 {
 	const unsigned long P = MPIN_IOC_PIN, U = MPIN_IOC_UNPIN;
@@ -340,6 +434,7 @@ int main(void)
 	test_unknown(buf);
 	test_bad_pointers(buf);
 	test_len0_overflow_kernel(buf);
+	test_result_turns_readonly();
 
 	acq1 = vmstat_exact("nr_foll_pin_acquired");
 	rel1 = vmstat("nr_foll_pin_released");
