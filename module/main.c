@@ -10,6 +10,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -52,6 +53,46 @@ static int mpin_open(struct inode *inode, struct file *file)
 	file->private_data = mf;
 	atomic_long_inc(&mpin_handles);
 	return stream_open(inode, file);
+}
+
+static int same_file(const void *file, struct file *f, unsigned int fd)
+{
+	return f == file;
+}
+
+/*
+ * Called on every close(2) of a descriptor of the file, with the closer
+ * as current and that descriptor already out of its table.  Pins belong
+ * to the opener, so when the opener closes its last descriptor of the
+ * file they go, even if the file lives on elsewhere: in a child forked
+ * without exec, in a process it was passed to over SCM_RIGHTS, in an
+ * io_uring file table.  Otherwise the opener would stay charged, with no
+ * way to end the pins short of that other holder's exit, and what it
+ * closed would still pin its memory.  The holder left with the file
+ * cannot pin through it (EBADFD, another address space).
+ *
+ * Only the opener's own thread group counts: a vfork() child shares the
+ * address space but closes descriptors of its own table, and must not
+ * end the parent's pins (posix_spawn() closes files that way).  At exit
+ * the address space is gone before the files, and mm_release() has
+ * released everything already.
+ *
+ * A pin that another thread of the opener started on this file before
+ * the close and that finishes after it keeps its pages until the file's
+ * release, as with any use of a descriptor racing its close.
+ */
+static int mpin_flush(struct file *file, fl_owner_t id)
+{
+	struct mpin_file *mf = file->private_data;
+	unsigned long released;
+
+	if (current->mm != mf->mm || task_tgid(current) != mf->owner ||
+	    !current->files)
+		return 0;
+	if (iterate_fd(current->files, 0, same_file, file))
+		return 0;	/* another descriptor of it is still open */
+	mpin_unpin_range(mf, 0, TASK_SIZE, &released);
+	return 0;
 }
 
 static int mpin_release(struct inode *inode, struct file *file)
@@ -166,6 +207,7 @@ static const struct file_operations mpin_fops = {
 	.owner		= THIS_MODULE,
 	.show_fdinfo	= mpin_show_fdinfo,
 	.open		= mpin_open,
+	.flush		= mpin_flush,
 	.release	= mpin_release,
 	.unlocked_ioctl	= mpin_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,

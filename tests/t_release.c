@@ -10,7 +10,15 @@
  *  - a child that exits after passing its pinning file to the parent over a
  *    unix socket: exit still releases the pins although the file lives on;
  *  - SIGKILL in the middle of a large pin (256 MiB never touched) leaves
- *    nothing pinned and no FOLL_PIN reference unbalanced.
+ *    nothing pinned and no FOLL_PIN reference unbalanced;
+ *  - the opener's last close ends its pins although the file lives on
+ *    elsewhere (->flush): in a child forked without exec (unprivileged at
+ *    RLIMIT_MEMLOCK = 16 pages, a new context then pins 16 pages again;
+ *    before, VmPin stayed until the child exited and the new context got
+ *    ENOMEM), or in a process it was sent to over SCM_RIGHTS, which gets
+ *    EBADFD when it pins through it;
+ *  - but a vfork() child, which shares the address space, closing its
+ *    copy of the descriptor leaves the parent's pins alone.
  * Runs as root.
  */
 #include <fcntl.h>
@@ -203,6 +211,162 @@ static void test_exit_fd_passed(void)
 	back_to_baseline("after the passed file is closed", 2000);
 }
 
+/* Forks a child that holds every inherited descriptor until @hold closes. */
+static pid_t fork_holder(int hold[2])
+{
+	pid_t pid;
+	char c;
+
+	if (pipe(hold))
+		tap_bail("pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		tap_bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(hold[1]);
+		while (read(hold[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(hold[0]);
+	return pid;
+}
+
+static void child_close_while_forked(void *arg)
+{
+	struct mpin_context *ctx, *again;
+	char *buf = map_pages(32);
+	int hold[2], st;
+	pid_t pid;
+
+	(void)arg;
+	drop_privileges(16 * psz);
+	ctx = mpin_context_open();
+	if (!ctx)
+		tap_bail("mpin_context_open: %s", strerror(errno));
+	tap_zero(mpin_context_pin(ctx, buf, 16 * psz),
+		 "unprivileged, RLIMIT_MEMLOCK 16 pages: pin 16 pages");
+	pid = fork_holder(hold);
+	tap_zero(mpin_context_close(ctx),
+		 "close the context while a forked child holds its file");
+	eq(vmpin_kb(), 0, "the close ended the pins: VmPin (kB)");
+	again = mpin_context_open();
+	tap_ok(again != NULL, "a new context");
+	tap_zero(again ? mpin_context_pin(again, buf + 16 * psz, 16 * psz) : -1,
+		 "the new context pins 16 more pages within the same limit");
+	eq(vmpin_kb(), 16 * page_kb, "VmPin (kB) with the new context's pins");
+	if (again)
+		mpin_context_close(again);
+	close(hold[1]);
+	waitpid(pid, &st, 0);
+	eq(vmpin_kb(), 0, "VmPin (kB) at the end");
+}
+
+static void test_close_while_forked(void)
+{
+	char *buf = map_pages(16);
+	unsigned long long pages = 0;
+	int fd = open("/dev/mpin", O_RDWR | O_CLOEXEC), hold[2], st;
+	pid_t pid;
+
+	if (fd < 0)
+		tap_bail("open /dev/mpin: %s", strerror(errno));
+	tap_zero(mpin_range_ioctl(fd, MPIN_IOC_PIN, buf, 16 * psz, &pages), "raw PIN 16 pages");
+	pid = fork_holder(hold);
+	tap_zero(close(fd), "close the pinning fd while a forked child holds the file");
+	eq(mpin_sysfs("pinned_pages"), p0, "the close released: pinned_pages");
+	eq(foll_pins_held(), f0, "the close released: FOLL_PIN balance");
+	eq(vmpin_kb(), 0, "the close released: VmPin (kB)");
+	eq(mpin_sysfs("handles"), h0 + 1, "the child still holds the file: handles");
+	close(hold[1]);
+	waitpid(pid, &st, 0);
+	back_to_baseline("after the holding child exits", 2000);
+	munmap(buf, 16 * psz);
+
+	tap_child("close with a forked holder, unprivileged", child_close_while_forked, NULL);
+}
+
+/* The receiver of the opener's file holds it; the opener's close still ends the pins. */
+static void test_close_after_send(void)
+{
+	char *buf = map_pages(16);
+	unsigned long long pages = 0;
+	int sv[2], st, fd;
+	pid_t pid;
+	char c = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		tap_bail("socketpair");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		char *mine = map_pages(4);
+		int got;
+
+		close(sv[0]);
+		got = recv_fd(sv[1]);
+		if (got < 0)
+			_exit(3);
+		/* Wait for the parent's close, then try to pin through the file. */
+		if (read(sv[1], &c, 1) != 1)
+			_exit(4);
+		errno = 0;
+		c = mpin_range_ioctl(got, MPIN_IOC_PIN, mine, 4 * psz, NULL) == -1 &&
+		    errno == EBADFD ? 'B' : 'X';
+		if (write(sv[1], &c, 1) != 1)
+			_exit(5);
+		if (read(sv[1], &c, 1) < 0)	/* EOF: the parent is done */
+			_exit(6);
+		_exit(0);
+	}
+	close(sv[1]);
+	fd = open("/dev/mpin", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		tap_bail("open /dev/mpin: %s", strerror(errno));
+	tap_zero(mpin_range_ioctl(fd, MPIN_IOC_PIN, buf, 16 * psz, &pages), "raw PIN 16 pages");
+	tap_zero(send_fd(sv[0], fd), "send the pinning fd to a child over SCM_RIGHTS");
+	tap_zero(close(fd), "close it in the opener");
+	eq(mpin_sysfs("pinned_pages"), p0, "the opener's close released though the child holds the file: pinned_pages");
+	eq(vmpin_kb(), 0, "the opener's close released: VmPin (kB)");
+	eq(mpin_sysfs("handles"), h0 + 1, "the child holds the file: handles");
+	c = 'C';
+	tap_ok(write(sv[0], &c, 1) == 1 && read(sv[0], &c, 1) == 1 && c == 'B',
+	       "the receiver's PIN through the file -> EBADFD");
+	close(sv[0]);
+	waitpid(pid, &st, 0);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the receiver exited cleanly");
+	back_to_baseline("after the receiver exits", 2000);
+	munmap(buf, 16 * psz);
+}
+
+/* A vfork() child shares our mm; its close of its own copy must not end our pins. */
+static void test_vfork_child_close(void)
+{
+	char *buf = map_pages(16);
+	unsigned long long pages = 0;
+	int fd = open("/dev/mpin", O_RDWR), st;
+	pid_t pid;
+
+	if (fd < 0)
+		tap_bail("open /dev/mpin: %s", strerror(errno));
+	tap_zero(mpin_range_ioctl(fd, MPIN_IOC_PIN, buf, 16 * psz, &pages), "raw PIN 16 pages");
+	fflush(stdout);
+	pid = vfork();
+	if (pid == 0) {
+		close(fd);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	tap_ok(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "a vfork() child closed its copy of the fd and exited");
+	eq(vmpin_kb(), 16 * page_kb, "the parent's pins stay: VmPin (kB)");
+	eq(mpin_sysfs("pinned_pages"), p0 + 16, "the parent's pins stay: pinned_pages");
+	tap_zero(close(fd), "the parent closes its fd");
+	back_to_baseline("after the parent's close", 2000);
+	munmap(buf, 16 * psz);
+}
+
 #define BIG (256UL << 20)
 
 static void test_kill_mid_pin(void)
@@ -289,6 +453,9 @@ int main(void)
 	test_exit();
 	test_exit_fd_passed();
 	test_kill_mid_pin();
+	test_close_while_forked();
+	test_close_after_send();
+	test_vfork_child_close();
 	back_to_baseline("end", 1000);
 	eq(vmpin_kb(), 0, "VmPin (kB) at the end");
 	return tap_done();

@@ -28,6 +28,8 @@
  *  - fork (glibc's and the raw syscall): the child checks that the
  *    inherited files refuse it with EBADFD and runs operations of its own
  *    against its own model, and the parent's pins must be undisturbed;
+ *    or the child only holds the inherited files while the parent closes
+ *    one of its contexts, whose pins must go at once all the same;
  *  - RLIMIT_MEMLOCK, CAP_IPC_LOCK (per thread) and max_pinned_pages
  *    (also invalid writes) changed along the way.
  *
@@ -2510,6 +2512,53 @@ static void become_child(struct worker *w, bool sysfork, long ops, int parent_de
 	_exit(0);
 }
 
+/*
+ * The opener's last close ends its pins even while the file lives on in a
+ * forked child (the module's ->flush): a child that only holds what it
+ * inherited, while the parent closes one of its contexts and checks the
+ * counts at once.  The model releases a closed slot as for any close.
+ */
+static void fork_holder_and_close(struct worker *w)
+{
+	int hold[2], st, b, n = 0, pick;
+	long had;
+	pid_t pid;
+	char c;
+
+	for (b = 1; b <= F.nslots; b++)
+		n += F.ctx[b].type != C_CLOSED;
+	if (!n)
+		return;
+	pick = (int)below(w, n);
+	for (b = 1; b <= F.nslots; b++)
+		if (F.ctx[b].type != C_CLOSED && !pick--)
+			break;
+	if (pipe2(hold, O_CLOEXEC))
+		fail(w, "pipe2: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		fail(w, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(hold[1]);
+		while (read(hold[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(hold[0]);
+	had = ctx_count(b);
+	close_ctx(w, b, true);
+	logop(w, "close ctx %d (pinned %ld) while forked child %d holds its file", b, had, (int)pid);
+	check_exact(w, "a close while a forked child holds the file");
+	close(hold[1]);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			fail(w, "waitpid: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		fail(w, "the holding child %d failed (wait status %#x)", (int)pid, st);
+	w->forks++;
+	stat_err(w, OP_FORK, 0);
+}
+
 static void op_fork(struct worker *w)
 {
 	long ops = 10 + below(w, 60), want;
@@ -2519,6 +2568,10 @@ static void op_fork(struct worker *w)
 
 	if (F.no_fork || w->child || F.is_child)
 		return;
+	if (w->mode == M_SINGLE && chance(w, 25)) {
+		fork_holder_and_close(w);
+		return;
+	}
 	/* Its number, for the child to tell its own default context apart. */
 	if (F.default_open && w->mode == M_SINGLE)
 		parent_default = find_default_fd();
