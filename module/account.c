@@ -13,10 +13,24 @@
  *    can take the total past it.  mm->locked_vm is a plain counter written
  *    under mmap_write_lock; callers hold mmap_read_lock, so it is stable
  *    while we read it.  CAP_IPC_LOCK lifts the limit but the charge is
- *    still recorded, as in the RDMA and io_uring accounting.
+ *    still recorded, as in the RDMA and io_uring accounting.  As in
+ *    mlock(2), the capability is asked for only when the charge would
+ *    not fit otherwise: a capability check is audited (and denied ones
+ *    logged by SELinux and AppArmor), and a pin within the limit uses
+ *    no privilege.
  *
  *  - the machine-wide max_pinned_pages cap set by the administrator
  *    (0 = no cap), charged the same way and binding root too.
+ *
+ * Each budget alone never refuses a charge that fits.  Together they
+ * have one window, on purpose: a charge the cap refuses held its mm
+ * charge for a moment, and a concurrent pin of the same mm may have been
+ * refused by RLIMIT_MEMLOCK meanwhile.  Charging the cap first only moves
+ * that window to the machine's count, where any process could hit it.
+ * It needs two pins of one address space racing at both limits at once,
+ * one of which fails anyway.  (A pin whose pinned range lost segments to
+ * a hugetlb zap while it ran charges the difference at its end, see
+ * mpin_pin_range(): that charge is a new one and may rightly fail.)
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -52,18 +66,19 @@ static int mpin_charge_global(unsigned long npages)
 static int mpin_charge_mm(struct mm_struct *mm, unsigned long npages)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK);
-	bool unlimited = limit == RLIM_INFINITY || capable(CAP_IPC_LOCK);
+	bool unlimited = limit == RLIM_INFINITY;
 	s64 cur;
 
-	if (!unlimited && !limit)
-		return -EPERM;		/* as mlock(2) without can_do_mlock() */
 	limit >>= PAGE_SHIFT;
-
 	cur = atomic64_read(&mm->pinned_vm);
 	do {
 		if (!unlimited &&
-		    (unsigned long)cur + npages + READ_ONCE(mm->locked_vm) > limit)
-			return -ENOMEM;
+		    (unsigned long)cur + npages + READ_ONCE(mm->locked_vm) > limit) {
+			if (!capable(CAP_IPC_LOCK))
+				/* EPERM as mlock(2) without can_do_mlock() */
+				return limit ? -ENOMEM : -EPERM;
+			unlimited = true;
+		}
 	} while (!atomic64_try_cmpxchg(&mm->pinned_vm, &cur, cur + npages));
 	return 0;
 }

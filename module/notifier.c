@@ -17,7 +17,8 @@
  *    store and unpins its pages right there, so the charge is gone when
  *    munmap returns and a new mapping at the same address pins new pages.
  *    Splitting a segment needs one order-0 allocation, made with
- *    GFP_NOWAIT and then GFP_ATOMIC: sleeping for memory here could wait
+ *    GFP_NOWAIT and then GFP_ATOMIC, charged to the memory cgroup like
+ *    the rest of the store: sleeping for memory here could wait
  *    on reclaim, which calls mmu notifiers.  If both fail, the rest of
  *    that segment is released too and a warning says so: better a page
  *    that may move than a leak or a deadlock.
@@ -72,9 +73,11 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 	ret = mpin_store_remove(mf, range->start, range->end, &spare, &need,
 				&gone, &released);
 	if (ret == -EAGAIN) {
-		spare = mpin_store_seg_alloc(need, GFP_NOWAIT | __GFP_NOWARN);
+		spare = mpin_store_seg_alloc(need, GFP_NOWAIT | __GFP_ACCOUNT |
+					     __GFP_NOWARN);
 		if (!spare)
-			spare = mpin_store_seg_alloc(need, GFP_ATOMIC | __GFP_NOWARN);
+			spare = mpin_store_seg_alloc(need, GFP_ATOMIC | __GFP_ACCOUNT |
+						     __GFP_NOWARN);
 		if (spare) {
 			mpin_store_remove(mf, range->start, range->end, &spare,
 					  &need, &gone, &released);

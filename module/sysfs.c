@@ -54,11 +54,17 @@ static ssize_t max_pinned_pages_store(struct kobject *kobj,
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
 	/*
-	 * kstrtoul() says -ERANGE for a number too large; the ABI promises
-	 * EINVAL for anything that is not a page count.
+	 * Decimal, or hex with 0x: base 0 would also take "010" as octal 8,
+	 * which the ABI does not promise.  kstrtoul() says -ERANGE for a
+	 * number too large; the ABI promises EINVAL for anything that is not
+	 * a page count.
 	 */
-	if (kstrtoul(buf, 0, &max))
+	if (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')) {
+		if (kstrtoul(buf, 16, &max))
+			return -EINVAL;
+	} else if (kstrtoul(buf, 10, &max)) {
 		return -EINVAL;
+	}
 	mpin_set_global_max(max);
 	return count;
 }
