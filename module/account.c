@@ -65,18 +65,18 @@ static int mpin_charge_global(unsigned long npages)
 
 static int mpin_charge_mm(struct mm_struct *mm, unsigned long npages)
 {
-	unsigned long limit = rlimit(RLIMIT_MEMLOCK);
-	bool unlimited = limit == RLIM_INFINITY;
+	unsigned long bytes = rlimit(RLIMIT_MEMLOCK);
+	unsigned long limit = bytes >> PAGE_SHIFT;
+	bool unlimited = bytes == RLIM_INFINITY;
 	s64 cur;
 
-	limit >>= PAGE_SHIFT;
 	cur = atomic64_read(&mm->pinned_vm);
 	do {
 		if (!unlimited &&
 		    (unsigned long)cur + npages + READ_ONCE(mm->locked_vm) > limit) {
 			if (!capable(CAP_IPC_LOCK))
 				/* EPERM as mlock(2) without can_do_mlock() */
-				return limit ? -ENOMEM : -EPERM;
+				return bytes ? -ENOMEM : -EPERM;
 			unlimited = true;
 		}
 	} while (!atomic64_try_cmpxchg(&mm->pinned_vm, &cur, cur + npages));
