@@ -41,11 +41,11 @@ static int mpin_open(struct inode *inode, struct file *file)
 	if (ret) {
 		kfree(mf);
 		/*
-		 * mmu_notifier_register() gives up with -EINTR whenever
-		 * signal_pending(), which io_uring's task_work notification
-		 * (TIF_NOTIFY_SIGNAL) also makes true: restart the call once
-		 * that is dealt with, as for a signal without a handler or
-		 * with SA_RESTART.
+		 * The first notifier registration on an mm gives up with
+		 * -EINTR whenever signal_pending() (mm_take_all_locks()),
+		 * which io_uring's task_work notification (TIF_NOTIFY_SIGNAL)
+		 * also makes true: restart the call once that is dealt with,
+		 * as for a signal without a handler or with SA_RESTART.
 		 */
 		return ret == -EINTR ? -ERESTARTSYS : ret;
 	}

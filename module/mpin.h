@@ -47,9 +47,10 @@ struct seq_file;
  *   busy_lock   a spinlock, innermost: protects @busy and each entry's
  *               @unmapped, which the notifier sets.
  *
- * The notifier acts only on MMU_NOTIFY_UNMAP: it takes busy_lock to mark
- * the ioctls in flight on the range, drops it, and then, on a blockable
- * range, takes tree_lock; it never holds both.  A pin takes busy_lock
+ * The notifier acts only on MMU_NOTIFY_UNMAP and, at exit,
+ * MMU_NOTIFY_RELEASE: it takes busy_lock to mark the ioctls in flight on
+ * the range, drops it, and then, on a blockable range, takes tree_lock;
+ * it never holds both.  A pin takes busy_lock
  * inside tree_lock to read its mark before inserting.  Every other event
  * returns at once, so reclaim, migration and compaction never wait for
  * us.
@@ -57,7 +58,7 @@ struct seq_file;
 struct mpin_file {
 	struct mm_struct *mm;		/* opener's mm, held by mmgrab() */
 	struct pid *owner;		/* opener's thread group, for fdinfo */
-	struct mmu_notifier mn;
+	struct mmu_interval_notifier mni; /* over the opener's user range */
 	spinlock_t busy_lock;		/* see above */
 	struct list_head busy;		/* struct mpin_busy: ranges in use */
 	wait_queue_head_t busy_wait;	/* woken when a range is given back */

@@ -4,29 +4,42 @@
  * (munmap, or mremap moving it away) releases those pins and their
  * charge, and the end of the address space releases them all.
  *
- * An mmu_notifier on the opener's mm watches for MMU_NOTIFY_UNMAP.  Every
+ * Each file watches the opener's mm through an interval notifier over
+ * the whole user range, not a struct mmu_notifier of its own: the first
+ * registration of any kind on an mm walks all its mappings under
+ * mm_take_all_locks() (the global mm_all_locks_mutex plus every mapped
+ * file's i_mmap_rwsem), and mmu_notifier_register() does that walk at
+ * every call, where interval notifiers need it once in the life of the
+ * mm.  So only the first open in a process pays in proportion to its
+ * mappings, and harnesses that open many files do not stall the whole
+ * machine's mmaps each time.
+ *
+ * The callback acts on MMU_NOTIFY_UNMAP and MMU_NOTIFY_RELEASE.  Every
  * other event (reclaim's MMU_NOTIFY_CLEAR, migration, NUMA hinting and
  * mprotect's MMU_NOTIFY_PROTECTION_*, fork's write-protect, soft-dirty)
  * returns at once without a lock and keeps the pins.
  *
  * What runs where:
- *  - invalidate_range_start(UNMAP), any: marks the pin and unpin ioctls
- *    in flight on an overlapping range (under busy_lock), see pin.c.
- *  - invalidate_range_start(UNMAP), blockable (munmap, mremap; mmap_lock
- *    held by the caller): takes tree_lock, removes the range from the
- *    store and unpins its pages right there, so the charge is gone when
- *    munmap returns and a new mapping at the same address pins new pages.
+ *  - UNMAP, any: marks the pin and unpin ioctls in flight on an
+ *    overlapping range (under busy_lock), see pin.c.
+ *  - UNMAP, blockable (munmap, mremap; mmap_lock held by the caller):
+ *    takes tree_lock, removes the range from the store and unpins its
+ *    pages right there, so the charge is gone when munmap returns and a
+ *    new mapping at the same address pins new pages.
  *    Splitting a segment needs one order-0 allocation, made with
  *    GFP_NOWAIT and then GFP_ATOMIC, charged to the memory cgroup like
- *    the rest of the store: sleeping for memory here could wait
- *    on reclaim, which calls mmu notifiers.  If both fail, the rest of
- *    that segment is released too and a warning says so: better a page
- *    that may move than a leak or a deadlock.
- *  - invalidate_range_start(UNMAP), not blockable (the OOM reaper on a
- *    dying process): nothing; release() follows shortly.
- *  - release (exit_mmap, or mmu_notifier_unregister() at close): takes
- *    tree_lock and releases everything.  It waits for no other task, so
- *    an exiting or killed process always finishes exiting.
+ *    the rest of the store: sleeping for memory here could wait on
+ *    reclaim, which calls mmu notifiers.  If both fail, the rest of that
+ *    segment is released too and a warning says so: better a page that
+ *    may move than a leak or a deadlock.
+ *  - UNMAP, not blockable (the OOM reaper on a dying process): nothing
+ *    more; RELEASE follows shortly.
+ *  - RELEASE (exit_mmap(), over the whole range): takes tree_lock and
+ *    releases everything.  It waits for no other task, so an exiting or
+ *    killed process always finishes exiting.
+ *  - the file's release: mmu_interval_notifier_remove() waits for a
+ *    callback in flight and stops later ones; then whatever the file
+ *    still pins is released the same way.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -37,10 +50,9 @@
 
 #include "mpin.h"
 
-static int mpin_invalidate_range_start(struct mmu_notifier *mn,
-				       const struct mmu_notifier_range *range)
+static void mpin_unmap(struct mpin_file *mf,
+		       const struct mmu_notifier_range *range)
 {
-	struct mpin_file *mf = container_of(mn, struct mpin_file, mn);
 	unsigned long released = 0;
 	struct rb_root gone = RB_ROOT;
 	struct mpin_seg *spare = NULL;
@@ -48,8 +60,6 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 	bool marked;
 	int ret;
 
-	if (range->event != MMU_NOTIFY_UNMAP)
-		return 0;
 	/*
 	 * A pin in flight on an overlapping range pins without mmap_lock
 	 * (pin.c): tell it, even when we cannot block, so that it starts
@@ -60,14 +70,14 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 	 */
 	marked = mpin_range_mark_unmapped(mf, range->start, range->end);
 	if (!mmu_notifier_range_blockable(range))
-		return 0;
+		return;
 	/*
 	 * Most munmaps of a process hit no pin: skip the lock.  Any segment
 	 * being inserted right now belongs to a pin whose range lock entry
 	 * was marked above if it overlaps this range.
 	 */
 	if (!marked && !READ_ONCE(mf->segs.rb_node))
-		return 0;
+		return;
 
 	mutex_lock(&mf->tree_lock);
 	ret = mpin_store_remove(mf, range->start, range->end, &spare, &need,
@@ -93,12 +103,11 @@ static int mpin_invalidate_range_start(struct mmu_notifier *mn,
 	mpin_store_seg_free(spare);
 	if (released)
 		mpin_uncharge(mf->mm, released);
-	return 0;
 }
 
-static void mpin_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
+/* Release everything @mf pins: the address space or the file is going. */
+static void mpin_release_all(struct mpin_file *mf)
 {
-	struct mpin_file *mf = container_of(mn, struct mpin_file, mn);
 	struct rb_root gone;
 	unsigned long npages;
 
@@ -110,12 +119,24 @@ static void mpin_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	mutex_unlock(&mf->tree_lock);
 	mpin_store_free_all(&gone, true);
 	if (npages)
-		mpin_uncharge(mm, npages);
+		mpin_uncharge(mf->mm, npages);
 }
 
-static const struct mmu_notifier_ops mpin_mn_ops = {
-	.release		= mpin_mm_release,
-	.invalidate_range_start	= mpin_invalidate_range_start,
+static bool mpin_invalidate(struct mmu_interval_notifier *mni,
+			    const struct mmu_notifier_range *range,
+			    unsigned long cur_seq)
+{
+	struct mpin_file *mf = container_of(mni, struct mpin_file, mni);
+
+	if (range->event == MMU_NOTIFY_UNMAP)
+		mpin_unmap(mf, range);
+	else if (range->event == MMU_NOTIFY_RELEASE)
+		mpin_release_all(mf);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops mpin_mni_ops = {
+	.invalidate	= mpin_invalidate,
 };
 
 /* Bind @mf to the caller's address space. */
@@ -124,7 +145,6 @@ int mpin_file_init(struct mpin_file *mf)
 	int ret;
 
 	mf->mm = current->mm;
-	mf->mn.ops = &mpin_mn_ops;
 	spin_lock_init(&mf->busy_lock);
 	INIT_LIST_HEAD(&mf->busy);
 	init_waitqueue_head(&mf->busy_wait);
@@ -133,7 +153,8 @@ int mpin_file_init(struct mpin_file *mf)
 	mf->nr_pages = 0;
 	mf->pin_gen = 0;
 	mmgrab(mf->mm);
-	ret = mmu_notifier_register(&mf->mn, mf->mm);
+	ret = mmu_interval_notifier_insert(&mf->mni, mf->mm, 0, TASK_SIZE,
+					   &mpin_mni_ops);
 	if (ret) {
 		mmdrop(mf->mm);
 		mutex_destroy(&mf->tree_lock);
@@ -142,13 +163,13 @@ int mpin_file_init(struct mpin_file *mf)
 }
 
 /*
- * The file's last reference is gone.  Unregistering calls release() if
- * exit_mmap() has not already, and waits for callbacks in flight.
+ * The file's last reference is gone.  Once the notifier is removed no
+ * callback runs or will run, so what is left is ours alone.
  */
 void mpin_file_destroy(struct mpin_file *mf)
 {
-	mmu_notifier_unregister(&mf->mn, mf->mm);
-	WARN_ON_ONCE(!RB_EMPTY_ROOT(&mf->segs));
+	mmu_interval_notifier_remove(&mf->mni);
+	mpin_release_all(mf);
 	mmdrop(mf->mm);
 	mutex_destroy(&mf->tree_lock);
 }

@@ -6,7 +6,9 @@
 #   tests/bench/bench.sh [--kver K] [--module PATH] [--out DIR] [-- mpin-bench options]
 # Writes into DIR (default build/bench): console.log (the whole VM
 # console), samples.csv (every measurement), summary.csv (medians and
-# ratios), table.txt (the printed table and targets) and bench.png.
+# ratios), table.txt (the printed table and targets), open.txt
+# (open-bench: what an open costs against the caller's mappings) and
+# bench.png.
 # The guest's /tmp is its own and the host's root is read-only in it, so
 # the CSV comes back through the console, between marker lines.
 set -eu
@@ -27,7 +29,9 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$kver" ] || kver=$("$top/tests/vm/kver.sh")
 [ -f "$module" ] || { echo "bench.sh: no module $module (make module)" >&2; exit 2; }
-[ -x "$here/bin/mpin-bench" ] || { echo "bench.sh: no $here/bin/mpin-bench (make -C tests/bench)" >&2; exit 2; }
+for prog in mpin-bench open-bench; do
+	[ -x "$here/bin/$prog" ] || { echo "bench.sh: no $here/bin/$prog (make -C tests/bench)" >&2; exit 2; }
+done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
@@ -47,11 +51,16 @@ extract() {
 extract samples.csv
 extract summary.csv
 sed -n '/^Medians of /,/^mpin-bench: /p' "$out/console.log" | grep -v '^--- mpin-bench\|^[a-z0-9_-]*,' >"$out/table.txt"
+sed -n '/^--- open-bench table begin ---$/,/^--- open-bench table end ---$/p' "$out/console.log" |
+	sed '1d;$d' >"$out/open.txt"
+[ -s "$out/open.txt" ] || { echo "bench.sh: no open-bench table in the console output" >&2; exit 1; }
+echo "open cost against the caller's mappings:"
+cat "$out/open.txt"
 
 if command -v gnuplot >/dev/null; then
 	"$here/plot.sh" "$out/summary.csv" "$out/bench.png" && echo "plot: $out/bench.png"
 else
 	echo "bench.sh: gnuplot not found (apt-get install gnuplot-nox): no plot" >&2
 fi
-echo "CSV: $out/samples.csv, $out/summary.csv; table: $out/table.txt; console: $out/console.log"
+echo "CSV: $out/samples.csv, $out/summary.csv; tables: $out/table.txt, $out/open.txt; console: $out/console.log"
 echo "make bench: VM run and extraction took $(($(date +%s) - start)) s"

@@ -7,8 +7,8 @@
 #   tests/vm/run-vm.sh -- tests/bench/guest.sh --profile MODULE [CASE...] [-- options]
 # Loads MODULE, turns THP on, brings up soft-RoCE (rxe0 on a veth pair),
 # runs mpin-bench with --csv - (the CSV goes to the console between marker
-# lines, since the guest has no writable place the host can see), then
-# tears everything down again.
+# lines, since the guest has no writable place the host can see) and
+# open-bench, then tears everything down again.
 set -u
 export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,6 +44,10 @@ else
 	"$here/bin/mpin-bench" --csv - "$@"
 fi
 rc=$?
+# What opening a file costs against the caller's mappings (open-bench.c).
+if [ "$profile" = 0 ]; then
+	"$here/bin/open-bench" || rc=1
+fi
 
 "$here/rxe.sh" down
 rmmod mpin || rc=1
