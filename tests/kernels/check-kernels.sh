@@ -46,6 +46,7 @@ stage() { case ",$stages," in *",$1,"*) return 0 ;; esac; return 1; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, apt in the roots)"
 cd "$top" || exit 2
 if stage suite; then
+	stage build || stage dkms || die "the suite stage boots the module of the build or dkms stage: give one of them"
 	[ -x tests/bin/t_range ] || die "tests are not built: run make tests (or make check-kernels)"
 	if [ -z "$tests" ]; then
 		tests=$(cd tests/bin && printf '%s\n' nomod_* t_* | grep -vx t_install | paste -sd,)
@@ -101,7 +102,10 @@ while read -r name suite meta; do
 		fi
 	fi
 
-	mod=$root/lib/modules/$kver/updates/dkms
+	# The suite boots DKMS's module when this run installed it, else the
+	# one the build stage just made: never one an earlier run left.
+	mod=$out/$kver
+	stage dkms && mod=$root/lib/modules/$kver/updates/dkms
 	if stage dkms; then
 		# A fresh install once per root and run: purge what an earlier
 		# run left, then apt installs the package and its postinst has
