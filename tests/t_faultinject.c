@@ -23,6 +23,14 @@
  * The harness then checks dmesg (a KASAN, lockdep or WARN report fails
  * the test) and, on the debug kernel, kmemleak.
  *
+ * One path is a known limitation rather than a test of the module: an
+ * mremap() that moves a pinned range and fails.  The kernel notifies
+ * MMU_NOTIFY_UNMAP for the old range before it moves anything, then on a
+ * failure (a page table allocation) moves what it moved back and returns
+ * ENOMEM, with nothing to tell a notifier that the range stayed; the
+ * module has released the pins by then.  Such failures are counted and
+ * reported as TODO; any other problem on that path still fails.
+ *
  * Last, the munmap notifier's fallback: failslab with a task filter fails
  * both of the notifier's non-sleeping allocations (GFP_NOWAIT, then
  * GFP_ATOMIC), and the rest of the split segment must be released early,
@@ -234,6 +242,8 @@ struct ctx {
 	int fd;
 	char *buf;		/* NPAGES + 16 pages */
 	size_t len;
+	char *dst;		/* mremap-move: where the range moves to */
+	char *hole;		/* ... inside this reservation of HOLE bytes */
 	struct local before;	/* right before the call under test */
 	long base_vmpin_kb;	/* before the set-up */
 	long fds_before;
@@ -289,6 +299,7 @@ struct path {
 	int errnos[3];			/* documented failures */
 	int points;			/* result: fault points */
 	int problems;
+	int released_on_failure;	/* mremap-move: the TODO above */
 };
 
 static void setup_open(struct ctx *c) { (void)c; }
@@ -366,6 +377,32 @@ static long call_munmap_split(struct ctx *c)
 	return munmap(page(c, 8), 8 * psz);
 }
 
+#define HOLE	(4UL << 20)
+
+/*
+ * A fresh hole to move the pinned range to, at a 2 MiB boundary: no page
+ * table maps there yet, so the move must allocate one, and that can fail
+ * after the kernel has sent its notification.
+ */
+static void setup_pinned_move(struct ctx *c)
+{
+	setup_pinned(c);
+	c->hole = mmap(NULL, HOLE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c->hole == MAP_FAILED)
+		tap_bail("mmap: %s", strerror(errno));
+	c->dst = (char *)(((uintptr_t)c->hole + HOLE / 2 - 1) & ~(HOLE / 2 - 1));
+}
+
+static long call_mremap_move(struct ctx *c)
+{
+	void *p = mremap(c->buf, c->len, c->len, MREMAP_MAYMOVE | MREMAP_FIXED, c->dst);
+
+	if (p == MAP_FAILED)
+		return -1;
+	c->buf = p;		/* inside the hole: the teardown unmaps both */
+	return 0;
+}
+
 static long call_close(struct ctx *c)
 {
 	int fd = c->fd;
@@ -397,6 +434,8 @@ static struct path paths[] = {
 	     setup_pinned, call_munmap_split, NPAGES - 8, 2, 0, ENOMEM),
 	PATH("close", "close a file with 32 pages pinned", setup_pinned,
 	     call_close, 0, 0, 0, 0),
+	PATH("mremap-move", "mremap a pinned range to another address (its pins end)",
+	     setup_pinned_move, call_mremap_move, 0, 0, 0, ENOMEM),
 };
 
 static int is_pin_path(const struct path *p)
@@ -427,6 +466,9 @@ static void teardown(struct ctx *c)
 	if (c->buf)
 		munmap(c->buf, c->len);
 	c->buf = NULL;
+	if (c->hole)
+		munmap(c->hole, HOLE);
+	c->hole = c->dst = NULL;
 }
 
 /* Are the pages of [first, first + n) still mapped and holding 0x5a? */
@@ -465,6 +507,12 @@ static void check_after(struct path *p, struct ctx *c, unsigned int n, long ret,
 			problem(p, "nth %u: failed (%s) with no fault injected", n, strerror(err));
 		else if (!documented)
 			problem(p, "nth %u: failed with %s, not a documented errno", n, strerror(err));
+		if (p->call == call_mremap_move && now.pinned_pages == 0 &&
+		    c->before.pinned_pages == NPAGES && now.ranges == 0 &&
+		    now.vmpin_kb == c->base_vmpin_kb && mapped_intact(c, 0, NPAGES)) {
+			p->released_on_failure++;	/* the TODO at the top */
+			return;
+		}
 		if (now.vmpin_kb != c->before.vmpin_kb ||
 		    now.pinned_pages != c->before.pinned_pages ||
 		    now.ranges != c->before.ranges)
@@ -682,6 +730,14 @@ int main(void)
 		       p->name, p->what, p->points);
 		if (p->problems > MAX_DIAG)
 			tap_diag("  (%d problems in all)", p->problems);
+	}
+	{
+		struct path *p = &paths[sizeof(paths) / sizeof(paths[0]) - 1];
+
+		tap_todo(!p->released_on_failure,
+			 "the kernel notifies MMU_NOTIFY_UNMAP for the old range before it moves, and nothing when a failure moves it back (seen on 6.1; 7.3 notifies the same way)",
+			 "mremap-move: a move that fails keeps the range pinned (%d failures released the pins)",
+			 p->released_on_failure);
 	}
 	/* A pin that reaches no allocation at all would test nothing. */
 	tap_ok(paths[2].points > 0 && paths[5].points > 0,
