@@ -13,7 +13,8 @@
 #                   DKMS in a root of its suite, the suite in the VM
 #   make check-debug the suite, a long fuzz run and fault injection on a
 #                   debug kernel (KASAN, lockdep, kmemleak) built once from
-#                   linux-source-6.1
+#                   linux-source-7.3 in a trixie root (DEBUG_KVER=6.1 for
+#                   6.1's, in a bookworm root)
 #   Nothing of these installs a kernel, DKMS or mpin on this machine: the
 #   kernels are downloaded and unpacked, and what needs their headers runs
 #   in Debian roots of their suites under ~/.cache/mpin/roots.
@@ -50,7 +51,7 @@ deps-vm:
 deps-lint:
 	@scripts/deps.sh build roots
 deps-debug:
-	@scripts/deps.sh build vm roots debug
+	@scripts/deps.sh build vm roots
 # make check-kernels: debootstrap for the roots, QEMU, the packaging tools.
 deps-kernels:
 	@scripts/deps.sh build vm roots deb
@@ -96,10 +97,14 @@ check-kernels: deps-kernels lib tests
 	tests/kernels/check-kernels.sh --stages $(KERNEL_STAGES) $(if $(KERNELS),--only $(KERNELS))
 
 # The suite on the debug kernel, then the long fuzz run (FUZZ_OPS
-# operations) and a kmemleak scan; tests/debug-kernel/README.md.
+# operations) and a kmemleak scan; tests/debug-kernel/README.md.  The
+# kernel is built, and mpin.ko for it, in a root of its line's suite:
+# DEBUG_KVER=7.3 (trixie-backports' linux-source-7.3, gcc-14) or 6.1
+# (bookworm's linux-source-6.1, gcc-12).
 FUZZ_OPS ?= 1000000
+DEBUG_KVER ?= 7.3
 check-debug: deps-debug lib tests examples
-	tests/debug-kernel/check-debug.sh --fuzz-ops $(FUZZ_OPS)
+	tests/debug-kernel/check-debug.sh --line $(DEBUG_KVER) --fuzz-ops $(FUZZ_OPS)
 
 # The demo: mlock vs mpin under move_pages(2), then the realtime demo
 # (no locking, mlockall, mpinall) drawn into build/demo/rtdemo.png.

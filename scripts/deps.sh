@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # Install the Debian packages a make target needs, if any is missing.
-#   scripts/deps.sh SET...   (build vm roots dkms deb debug bench plot)
+#   scripts/deps.sh SET...   (build vm roots dkms deb bench plot)
 # Only build tools: no kernel, no kernel headers, no DKMS module and no
 # mpin package is ever installed on this machine by a test target.
 #   build   compilers, pkg-config, libkmod-dev (mpinstat)
@@ -10,7 +10,6 @@
 #   roots   debootstrap (Debian roots that hold headers, DKMS, packages)
 #   dkms    dkms and openssl (make dkms-install, for this machine's kernel)
 #   deb     the Debian packaging tools (make deb)
-#   debug   what building the debug kernel takes (make check-debug)
 #   bench   the peers make bench measures (liburing, rdma-core with the
 #           soft-RoCE provider, iproute2) and gnuplot
 #   plot    gnuplot alone (make demo's picture)
@@ -23,12 +22,12 @@ for set in "$@"; do
 	# QEMU and what the test VM's initramfs is made of; the kernels it
 	# boots are downloaded, never installed (tests/kernels/kernel.sh).
 	vm) pkgs+=(qemu-system-x86 busybox-static cpio e2fsprogs util-linux python3 xz-utils) ;;
-	# Debian roots under ~/.cache/mpin/roots: kernel headers, DKMS and
-	# the mpin packages are installed there, not here.
+	# Debian roots under ~/.cache/mpin/roots: kernel headers, DKMS, the
+	# mpin packages and the debug kernel's build tools are installed
+	# there, not here.
 	roots) pkgs+=(debootstrap) ;;
 	dkms) pkgs+=(dkms openssl) ;;
 	deb) pkgs+=(dpkg-dev debhelper dh-dkms lintian) ;;
-	debug) pkgs+=(patch flex bison bc libelf-dev) ;;
 	bench) pkgs+=(liburing-dev libibverbs-dev rdma-core ibverbs-providers iproute2 gnuplot-nox) ;;
 	plot) pkgs+=(gnuplot-nox) ;;
 	*) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;

@@ -20,15 +20,17 @@
 #   --fuzz-seed S      (default 1)
 #   --fuzz-threads N   (default 3)
 #   --only NAMES       run-tests.sh --only: a subset of the suite
+#   --exclude NAMES    leave these tests out of the suite (comma-separated
+#                      names; the fuzz run still runs)
 set -u
 export LC_ALL=C
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-module='' bindir='' test_timeout=1800 fuzz_ops=1000000 fuzz_seed=1 fuzz_threads=3 only=''
+module='' bindir='' test_timeout=1800 fuzz_ops=1000000 fuzz_seed=1 fuzz_threads=3 only='' exclude=''
 die() { printf 'guest.sh: %s\n' "$*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--module | --bindir | --test-timeout | --fuzz-ops | --fuzz-seed | --fuzz-threads | --only)
+	--module | --bindir | --test-timeout | --fuzz-ops | --fuzz-seed | --fuzz-threads | --only | --exclude)
 		[ $# -ge 2 ] || die "$1 wants a value" ;;
 	esac
 	case "$1" in
@@ -39,10 +41,11 @@ while [ $# -gt 0 ]; do
 	--fuzz-seed) fuzz_seed=$2; shift 2 ;;
 	--fuzz-threads) fuzz_threads=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
+	--exclude) exclude=$2; shift 2 ;;
 	*) die "unknown argument $1" ;;
 	esac
 done
-[ -n "$module" ] && [ -n "$bindir" ] || die "usage: guest.sh --module KO --bindir DIR [options]"
+{ [ -n "$module" ] && [ -n "$bindir" ]; } || die "usage: guest.sh --module KO --bindir DIR [options]"
 [ "${MPIN_VM:-}" = 1 ] || die "runs inside the test VM (tests/debug-kernel/check-debug.sh)"
 
 failures=()
@@ -52,7 +55,7 @@ kml=/sys/kernel/debug/kmemleak
 BAD='BUG:|WARNING:|Oops|general protection|kernel BUG at|page dumped because|list_(add|del) corruption|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|kmemleak|sleeping function called from invalid context|Call Trace'
 
 # --- 1. the debug kernel ---------------------------------------------------
-echo "# check-debug: kernel $(uname -r): $(cat /proc/cmdline | tr ' ' '\n' | grep -E '^(movablecore|kasan|memmap)' | tr '\n' ' ')"
+echo "# check-debug: kernel $(uname -r): $(tr ' ' '\n' </proc/cmdline | grep -E '^(movablecore|kasan|memmap)' | tr '\n' ' ')"
 dmesg | grep -q 'KernelAddressSanitizer initialized' || fail "KASAN is not on (no 'KernelAddressSanitizer initialized' in dmesg)"
 grep -Eq '^ *debug_locks: +1$' /proc/lockdep_stats 2>/dev/null || fail "lockdep is not on (/proc/lockdep_stats)"
 [ -w "$kml" ] || fail "kmemleak is not on ($kml)"
@@ -72,10 +75,18 @@ mark="mpin-check-debug: begin $$.$RANDOM"
 echo "<6>$mark" >/dev/kmsg
 
 # --- 2. the suite ------------------------------------------------------------
+# --exclude: the suite's tests (or --only's) but those, as run-tests.sh
+# --only takes them.
+suite_only=$only
+if [ -n "$exclude" ]; then
+	suite_only=$(if [ -n "$only" ]; then tr , '\n' <<<"$only"; else cd "$bindir" && printf '%s\n' nomod_* t_*; fi |
+		grep -vxF "$(tr , '\n' <<<"$exclude")" | paste -sd,)
+	echo "# check-debug: left out of the suite: $exclude"
+fi
 t0=$SECONDS
 rc=0
 "$top/tests/run-tests.sh" --module "$module" --bindir "$bindir" --timeout "$test_timeout" \
-	${only:+--only "$only"} || rc=$?
+	${suite_only:+--only "$suite_only"} || rc=$?
 [ "$rc" = 0 ] || fail "the functional suite (status $rc)"
 echo "# check-debug: suite took $((SECONDS - t0))s"
 
