@@ -46,8 +46,25 @@ run() {
 	[ -n "$faults" ] && [ -n "$moved" ] && [ -n "$rounds" ]
 }
 
-run none compact
-ok $? "compaction, no locking: rtdemo ran and reported"
+# Per-CPU page lists can hold the freed fragments back from the buddy
+# allocator, so that compaction finds no free target for the control's
+# pages (seen once on the 7.3 debug kernel: 0 moved).  Keep them small
+# while the demo runs, as t_migrate does, and give the control up to
+# three tries; the mpinall run below gets one.
+pcp=/proc/sys/vm/percpu_pagelist_high_fraction
+pcp_saved=
+if [ -w "$pcp" ]; then
+	pcp_saved=$(cat "$pcp")
+	trap 'echo "$pcp_saved" >"$pcp"' EXIT
+	echo 1000000000 >"$pcp" 2>/dev/null || echo "# could not set $pcp"
+fi
+for try in 1 2 3; do
+	run none compact
+	status=$?
+	[ "$status" = 0 ] && [ "${moved:-0}" -gt 0 ] && break
+	echo "# control try $try: ${moved:-?} pages moved"
+done
+ok $status "compaction, no locking: rtdemo ran and reported"
 ok $([ "${rounds:-0}" -gt 0 ] && [ "${moved:-0}" -gt 0 ]; echo $?) \
 	"compaction, no locking (control): the task's pages moved (${moved:-?} in ${rounds:-?} compactions)"
 run mpinall compact
