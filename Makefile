@@ -42,6 +42,11 @@ DESTDIR ?=
 
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mpin
 
+# The test targets build everything with -Werror (inherited by the
+# prerequisites they build); make, make install and the packages do not,
+# so that a newer compiler's new warning cannot break a user's build.
+check check-kernels check-debug bench lint: export WERROR = -Werror
+
 all: module lib
 
 deps-build:
@@ -60,7 +65,9 @@ deps-kernels:
 deps-check:
 	@scripts/deps.sh build vm roots deb bench
 
-module: deps-build
+# Plain make installs nothing: it needs a C compiler, make and the
+# kernel's headers (make deps-build installs them on Debian).
+module:
 	@test -n "$(KVER)" || { echo "no kernel headers for this machine's kernel: apt-get install linux-headers-$$(uname -r), or set KVER" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
 
