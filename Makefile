@@ -138,6 +138,9 @@ lint: deps-lint
 		{ echo "dkms.conf PACKAGE_VERSION is not VERSION ($(VERSION))" >&2; exit 1; }
 	@[ "$$(dpkg-parsechangelog -l debian/changelog -S Version)" = "$(VERSION)" ] || \
 		{ echo "debian/changelog's version is not VERSION ($(VERSION)): dch -v $(VERSION)" >&2; exit 1; }
+	@set -- $$(sed -n 's/^#define LIBMPIN_VERSION_\(MAJOR\|MINOR\) \([0-9]*\)$$/\2/p' lib/mpin.h); \
+		[ "$$1.$$2" = "$$(cut -d. -f1,2 VERSION)" ] || \
+		{ echo "lib/mpin.h's LIBMPIN_VERSION_MAJOR.MINOR ($$1.$$2) is not VERSION's ($(VERSION))" >&2; exit 1; }
 	tests/kernels/lint.sh
 
 # make install / make uninstall, with PREFIX (/usr/local) and DESTDIR.
