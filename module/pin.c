@@ -46,9 +46,10 @@ static bool vma_needs_dirty_tracking_compat(struct vm_area_struct *vma)
 
 /*
  * Refuse what cannot be pinned before pinning anything, so a refusal
- * changes nothing.  Errors follow mlock(2) and the SPEC: a hole is
- * ENOMEM, I/O or PFN maps EFAULT, fs-DAX and dirty-tracked shared files
- * EOPNOTSUPP, a mapping that is not writable EACCES.
+ * changes nothing.  Errors follow mlock(2) and contract rule 5
+ * (docs/contract.md): a hole is ENOMEM, I/O or PFN maps EFAULT, fs-DAX
+ * and dirty-tracked shared files EOPNOTSUPP, a mapping that is not
+ * writable EACCES.
  */
 static int check_vmas(struct mm_struct *mm, unsigned long start,
 		      unsigned long end)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * nomod_enosys: run BEFORE mpin.ko is loaded.  With no /dev/mpin the
- * library behaves like a kernel without the syscall (SPEC 10): every entry
- * point fails with ENOSYS, and keeps failing (nothing cached, no crash).
+ * library behaves like a kernel without the syscall (contract rule 12,
+ * docs/contract.md): every entry point fails with ENOSYS, and keeps
+ * failing (nothing cached, no crash).
  */
 #include <stdint.h>
 #include <sys/mman.h>

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * t_abi: the raw ioctl ABI of /dev/mpin (SPEC 9): MPIN_IOC_VERSION, field
- * validation of MPIN_IOC_PIN/UNPIN, unknown commands, bad argument
- * pointers, len 0, addr + len overflow and kernel addresses, and a PIN
+ * t_abi: the raw ioctl ABI of /dev/mpin (contract rule 11,
+ * docs/contract.md): MPIN_IOC_VERSION, field validation of
+ * MPIN_IOC_PIN/UNPIN, unknown commands, bad argument pointers, len 0,
+ * addr + len overflow and kernel addresses, and a PIN
  * whose argument turns read-only while it runs (all or nothing: an
  * EFAULT pins nothing).  After all of it the caller's state (VmPin,
  * pinned_pages, FOLL_PIN counters) is what it was.
@@ -100,7 +101,10 @@ static void test_version(void)
 		tap_diag("  got %llu", (unsigned long long)v.page_size);
 	if (!tap_ok(v.features & MPIN_FEAT_PIN, "VERSION features has MPIN_FEAT_PIN"))
 		tap_diag("  features 0x%llx", (unsigned long long)v.features);
-	/* SPEC 1: pins are FOLL_LONGTERM; SPEC 7: max_pinned_pages exists. */
+	/*
+	 * Contract rule 1 (docs/contract.md): pins are FOLL_LONGTERM;
+	 * rule 10: max_pinned_pages exists.
+	 */
 	tap_ok(v.features & MPIN_FEAT_LONGTERM, "VERSION features has MPIN_FEAT_LONGTERM");
 	tap_ok(v.features & MPIN_FEAT_MAX_PINNED, "VERSION features has MPIN_FEAT_MAX_PINNED");
 	if (!tap_ok(!(v.features & ~(MPIN_FEAT_PIN | MPIN_FEAT_LONGTERM |

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * t_foreign: a /dev/mpin file is usable only from the address space that
- * opened it (SPEC 4).  From any other mm, PIN and UNPIN fail with EBADFD and
- * change nothing:
+ * opened it (contract rule 6, docs/contract.md).  From any other mm, PIN
+ * and UNPIN fail with EBADFD and change nothing:
  *  - an fd inherited over fork: on the parent's addresses and on the
  *    child's own memory; the child's close does not release the parent's
  *    pins; the parent's VmPin, pinned_pages and PFNs are unchanged and the

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * t_fork: pins across fork (SPEC 6, SPEC 10).
+ * t_fork: pins across fork (contract rules 8 and 12, docs/contract.md).
  *
  *  - anonymous private memory: after fork the parent's pinned pages keep
  *    their PFNs and content; the parent's later writes land in them; the

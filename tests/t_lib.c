@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * t_lib: the library contract (SPEC 10).
+ * t_lib: the library contract (contract rule 12, docs/contract.md).
  *
  *  - lazy open of the default context from 8 threads at once: all succeed,
  *    exactly one file is opened (handles + 1, one /dev/mpin fd), O_CLOEXEC;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * t_limit: accounting (SPEC 7).
+ * t_limit: accounting (contract rules 9 and 10, docs/contract.md).
  *
  *  - unprivileged, RLIMIT_MEMLOCK = 16 pages: exactly 16 pages pin, one more
  *    is ENOMEM and pins/charges nothing; VmPin shows the charge; unpin

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * t_memtypes: every kind of memory SPEC 8 says pins does pin: anonymous
- * (touched, never touched, zero-page backed), .data/.bss/heap, shmem
+ * t_memtypes: every kind of memory that contract rule 5
+ * (docs/contract.md) says pins does pin: anonymous (touched, never
+ * touched, zero-page backed), .data/.bss/heap, shmem
  * (memfd and MAP_SHARED|MAP_ANONYMOUS), hugetlb (MAP_HUGETLB and a
  * hugetlbfs file), THP, and private file mappings (ext4 and tmpfs), whose
  * writes after the pin never reach the file.  Each shows in VmPin and

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * t_migrate: mpin against mlock when the kernel wants to move memory
- * (SPEC 1): ZONE_MOVABLE, compaction of fragmented memory, move_pages(2)
- * to the other NUMA node, MADV_PAGEOUT.  The numbers the README quotes
- * are printed as "# measured: <name> <value>".
+ * (contract rule 1, docs/contract.md): ZONE_MOVABLE, compaction of
+ * fragmented memory, move_pages(2) to the other NUMA node, MADV_PAGEOUT.
+ * The numbers the README quotes are printed as
+ * "# measured: <name> <value>".
  *
  *  - ZONE_MOVABLE (boot with movablecore=): a buffer faulted into the
  *    Movable zone is migrated out of it once, when it is pinned

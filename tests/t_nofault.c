@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * t_nofault: pinned memory raises no page fault and does not move
- * (SPEC 1).  Faults are counted with getrusage(RUSAGE_THREAD) around a
- * loop that does nothing else (its code, stack and the getrusage call are
+ * (contract rule 1, docs/contract.md).  Faults are counted with
+ * getrusage(RUSAGE_THREAD) around a loop that does nothing else (its
+ * code, stack and the getrusage call are
  * warmed up first, on memory that is already present); a control run on
  * unpinned fresh memory shows that the counter does see faults.  PFNs come
  * from /proc/self/pagemap (root) and must not change across touches,

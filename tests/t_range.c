@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * t_range: how ranges are rounded, combined and split (SPEC 1-3).
+ * t_range: how ranges are rounded, combined and split (contract rules
+ * 1-4, docs/contract.md).
  * mpin rounds like mlock (addr down, end up), does not nest (a page this
  * context pins is pinned and charged once), and munpin releases exactly
  * the pinned pages of its range, ignoring the rest, mapped or not.

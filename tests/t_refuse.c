@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * t_refuse: memory that mpin refuses (SPEC 8), with the exact errno, and
- * all or nothing: after each refusal VmPin and pinned_pages are unchanged
- * and, because the SPEC makes every refusal a check done before anything
- * is pinned, so is /proc/vmstat nr_foll_pin_acquired.  Each refusal is
+ * t_refuse: memory that mpin refuses (contract rule 5, docs/contract.md),
+ * with the exact errno, and all or nothing: after each refusal VmPin and
+ * pinned_pages are unchanged and, because rule 5 makes every refusal a
+ * check done before anything is pinned, so is /proc/vmstat
+ * nr_foll_pin_acquired.  Each refusal is
  * followed by a positive control where one makes sense (the acceptable
  * part of the range pins in full, which it would not if part of it had
  * been left pinned).

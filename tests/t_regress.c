@@ -6,8 +6,9 @@
  *     refused with ERANGE (kstrtoul's answer); the ABI (sysfs-kernel-mpin,
  *     mpin(4)) says EINVAL for anything that is not a page count.  Fixed.
  *  2. MADV_DONTNEED on pinned hugetlb memory (shared or private) releases
- *     the pins, where SPEC (and README, "MADV_DONTNEED") says the pin and
- *     its charge stay until munpin(), munmap() or close, as they do for
+ *     the pins, where contract rule 7 (docs/contract.md; mpin(3),
+ *     MADV_DONTNEED) says the pin and its charge stay until munpin(),
+ *     munmap() or close, as they do for
  *     every other kind of memory.  On 6.1 the hugetlb zap announces itself
  *     as MMU_NOTIFY_UNMAP (mm/hugetlb.c, __unmap_hugepage_range(), also
  *     widened to 1 GiB for mappings that may share page tables), which the

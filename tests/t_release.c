@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * t_release: pins end with their file or their process (SPEC 4).
+ * t_release: pins end with their file or their process (contract rule 6,
+ * docs/contract.md).
  *
  *  - the handles counter follows open and close of /dev/mpin;
  *  - closing an explicit context releases its pins: VmPin 0, pinned_pages

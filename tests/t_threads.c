@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * t_threads: the RLIMIT_MEMLOCK charge under contention (SPEC 7).
+ * t_threads: the RLIMIT_MEMLOCK charge under contention (contract rule 9,
+ * docs/contract.md).
  *
  * Unprivileged, RLIMIT_MEMLOCK = 4*N pages, 4 threads that each own N pages:
  *  - free-running loops (pin all N, unpin all N) on the shared default

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * t_unmap: pins follow the address space (SPEC 5).
+ * t_unmap: pins follow the address space (contract rule 7,
+ * docs/contract.md).
  *
  * Unmapping releases pins and their charge right when munmap/mremap/mmap
  * returns (MMU_NOTIFY_UNMAP): munmap of a whole range, of its middle (a

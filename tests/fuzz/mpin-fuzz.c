@@ -9,7 +9,8 @@
  * model of what every context pins, then compares the model with the
  * kernel: VmPin, /sys/kernel/mpin/pinned_pages and handles, each file's
  * fdinfo, the kernel's FOLL_PIN balance, the `pages` out-field and the
- * errno of every call (SPEC "Semantics" and the errno table).
+ * errno of every call (contract rules 1-12 in docs/contract.md, and the
+ * errno tables of mpin(4) and mpin(3)).
  *
  * The operations:
  *  - pin and unpin through libmpin (default context and explicit
@@ -870,7 +871,8 @@ struct pred {
 
 /*
  * What MPIN_IOC_PIN/UNPIN of context @b must answer for a well-formed
- * argument (SPEC 1-3, 7-9; the order is the module's, the ABI's).
+ * argument (contract rules 1-5 and 9-11, docs/contract.md; the order is
+ * the module's, the ABI's).
  */
 static void predict(struct worker *w, int b, bool unpin, uint64_t addr,
 		    uint64_t len, struct pred *p)
@@ -2022,7 +2024,8 @@ static void op_madvise(struct worker *w)
 		fail(w, "madvise %s of a %s mapping: %s", names[k], kind_name[kind], strerror(err));
 	if (adv == MADV_DONTNEED && k_huge(kind) && !err && F.huge_zap_releases) {
 		/*
-		 * Known deviation from SPEC (see tests/t_regress.c): on 6.1
+		 * Known deviation from the contract (rule 14 in
+		 * docs/contract.md, tests/t_regress.c): on 6.1
 		 * the hugetlb zap under MADV_DONTNEED notifies MMU_NOTIFY_UNMAP
 		 * (mm/hugetlb.c __unmap_hugepage_range), and the module
 		 * releases the pins as for munmap.  Modelled where
@@ -2264,7 +2267,8 @@ static void run_ops(struct worker *w, long n);
  * Chaos phases: every thread works on partition 0 at once, so pins race
  * munmap, mremap, MAP_FIXED, madvise, mprotect and close on the same
  * pages and files, and threads pin through each other's files.  Nothing
- * can be predicted there: every result must only be one the SPEC allows
+ * can be predicted there: every result must only be one the contract
+ * (docs/contract.md) and mpin(4) allow
  * (EBADF and ENOTTY too, for a descriptor another thread just closed or
  * reused), and `pages` no more than the range.  The model of partition 0
  * is not kept; afterwards the main thread unmaps all of it, which must
