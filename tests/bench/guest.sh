@@ -5,10 +5,11 @@
 # tests/bench/bench.sh):
 #   tests/vm/run-vm.sh -- tests/bench/guest.sh MODULE [mpin-bench options]
 #   tests/vm/run-vm.sh -- tests/bench/guest.sh --profile MODULE [CASE...] [-- options]
-# Loads MODULE, turns THP on, brings up soft-RoCE (rxe0 on a veth pair),
-# runs mpin-bench with --csv - (the CSV goes to the console between marker
-# lines, since the guest has no writable place the host can see) and
-# open-bench, then tears everything down again.
+# Loads MODULE and the floor module beside it (mpin_floor.ko), turns THP
+# on, brings up soft-RoCE (rxe0 on a veth pair), runs mpin-bench with
+# --csv - (the CSV goes to the console between marker lines, since the
+# guest has no writable place the host can see) and open-bench, then
+# tears everything down again.
 set -u
 export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,14 @@ shift
 echo "== guest: kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB"
 insmod "$module" || exit 1
 echo "== mpin $(cat /sys/kernel/mpin/version)"
+# The floor peer, built beside mpin.ko by tests/kernels/build.sh.
+floor=$(dirname "$module")/mpin_floor.ko
+if [ -f "$floor" ] && insmod "$floor"; then
+	echo "== floor: $floor"
+else
+	floor=
+	echo "== floor: no $(dirname "$module")/mpin_floor.ko (the floor peer is skipped)"
+fi
 
 thp=/sys/kernel/mm/transparent_hugepage
 [ -w $thp/enabled ] && echo always >$thp/enabled
@@ -51,4 +60,5 @@ fi
 
 "$here/rxe.sh" down
 rmmod mpin || rc=1
+[ -z "$floor" ] || rmmod mpin_floor || rc=1
 exit $rc

@@ -7,7 +7,8 @@
 # the root, so the build never writes to the work tree.
 #
 # Usage: tests/kernels/build.sh SUITE KVER OUT [MAKE-ARGS...]
-#   OUT        directory that receives mpin.ko and build.log
+#   OUT        directory that receives mpin.ko and build.log, and
+#              mpin_floor.ko (make bench's floor) and floor-build.log
 #   MAKE-ARGS  more for Kbuild, e.g. C=2 for sparse (which must then be
 #              installed in the root); its warnings fail the build too.
 #              If Kbuild could not run sparse, OUT/sparse-not-run says why
@@ -48,4 +49,22 @@ if grep -q 'is not available or not up to date' "$out/build.log"; then
 fi
 cp "$root$src/mpin.ko" "$out/mpin.ko"
 rm -rf "$root$src"
+
+# make bench's floor peer (tests/bench/floor), with the same rules: it
+# must build on every kernel make bench can boot.
+floor=/build/mpin-floor-$kver
+rm -rf "$root$floor"
+mkdir -p "$root$floor"
+cp -a "$top/tests/bench/floor/." "$root$floor/"
+rc=0
+"$here/root.sh" "$suite" --run make -C "/usr/src/linux-headers-$kver" M="$floor" W=1 "$@" modules >"$out/floor-build.log" 2>&1 || rc=$?
+if [ "$rc" = 0 ] && grep -Eq 'warning:|error:' "$out/floor-build.log"; then
+	rc=1
+fi
+if [ "$rc" != 0 ]; then
+	grep -E -B2 -A4 'warning:|error:' "$out/floor-build.log" >&2 || tail -n 30 "$out/floor-build.log" >&2
+	die "building the bench floor module for $kver in $suite failed (W=1 $*): $out/floor-build.log"
+fi
+cp "$root$floor/mpin_floor.ko" "$out/mpin_floor.ko"
+rm -rf "$root$floor"
 echo "$out/mpin.ko"
