@@ -12,7 +12,7 @@
 # tree minus what .gitignore names) and the packages land in OUTDIR,
 # out of git's way.  Lintian's report goes to OUTDIR/lintian.txt; any
 # error or warning fails (the remaining info tags are explained in
-# debian/*.lintian-overrides or README.md).
+# debian/*.lintian-overrides or docs/install.md, "For packagers").
 set -eu
 export LC_ALL=C
 
