@@ -5,31 +5,54 @@
  * Two budgets are charged before anything is pinned, so that a failed
  * charge leaves nothing to undo and a successful one can never overshoot:
  *
- *  - the address space's RLIMIT_MEMLOCK, shared with mlock() as the
- *    VM_PINNED proposal defined it: pinned_vm + locked_vm <= limit.
- *    mm->pinned_vm is an atomic64_t, so it is charged with a
- *    check-then-add compare-and-exchange loop: concurrent callers that
- *    together ask for exactly the limit all succeed, and no interleaving
- *    can take the total past it.  mm->locked_vm is a plain counter written
- *    under mmap_write_lock; callers hold mmap_read_lock, so it is stable
- *    while we read it.  CAP_IPC_LOCK lifts the limit but the charge is
- *    still recorded, as in the RDMA and io_uring accounting.  As in
- *    mlock(2), the capability is asked for only when the charge would
- *    not fit otherwise: a capability check is audited (and denied ones
- *    logged by SELinux and AppArmor), and a pin within the limit uses
- *    no privilege.
+ *  - the address space's RLIMIT_MEMLOCK, one budget with mlock() in both
+ *    directions: a pin is charged to mm->locked_vm, which mlock(),
+ *    mmap(MAP_LOCKED) and every other user of the limit check, so that
+ *    mlocked plus pinned pages never exceed it whichever comes first.
+ *    mm->pinned_vm is charged too, so that VmPin shows the pins (VmLck
+ *    shows both).  A page both mlocked and pinned counts twice, as with
+ *    VFIO, whose account_locked_vm() charges the same counter: pinning
+ *    does not ask whether the range is mlocked, and the mlock of a
+ *    pinned page cannot ask the pin.
+ *
+ *    mm->locked_vm is a plain counter.  The kernel writes it with
+ *    mmap_lock held for writing, or, where stack expansion runs under
+ *    the read side (5.10, 6.1), held for reading with
+ *    mm->page_table_lock.  We write it the second way:
+ *    mmap_lock held for reading excludes the kernel's other writers, and
+ *    page_table_lock our own and that stack expansion.  The check and
+ *    the add are one step under page_table_lock, so concurrent pins that
+ *    together ask for exactly the limit all succeed and none overshoots.
+ *
+ *    Pins also go where no mmap_lock can be taken: the MMU notifier.  An
+ *    unmap notification comes with the caller holding mmap_lock (munmap,
+ *    mremap, exit) except from a hugetlb zap on kernels where that zap
+ *    notifies MMU_NOTIFY_UNMAP (a hole punched in a hugetlbfs file, the
+ *    copy-on-write failure that unmaps a child's page; 6.1 and older).
+ *    Those release only hugetlb pages, so a release that starts on a
+ *    hugetlb page gives its locked_vm back later, from a work item that
+ *    takes mmap_lock, or sooner at the next pin or unpin of the file
+ *    (mpin_uncharge_later()).  Until then the budget counts those pages
+ *    still: never less than what is pinned.
+ *
+ *    CAP_IPC_LOCK lifts the limit but the charge is still recorded, as
+ *    mlock() does.  As in mlock(2), the capability is asked for only when
+ *    the charge would not fit otherwise: a capability check is audited
+ *    (and denied ones logged by SELinux and AppArmor), and a pin within
+ *    the limit uses no privilege.
  *
  *  - the machine-wide max_pinned_pages cap set by the administrator
- *    (0 = no cap), charged the same way and binding root too.
+ *    (0 = no cap), charged with a compare-and-exchange loop and binding
+ *    root too.
  *
  * Each budget alone never refuses a charge that fits.  Together they
  * have one window, on purpose: a charge the cap refuses held its mm
- * charge for a moment, and a concurrent pin of the same mm may have been
- * refused by RLIMIT_MEMLOCK meanwhile.  Charging the cap first only moves
- * that window to the machine's count, where any process could hit it.
- * It needs two pins of one address space racing at both limits at once,
- * one of which fails anyway.  (A pin whose pinned range lost segments to
- * a hugetlb zap while it ran charges the difference at its end, see
+ * charge for a moment, and a concurrent pin or mlock of the same mm may
+ * have been refused by RLIMIT_MEMLOCK meanwhile.  Charging the cap first
+ * only moves that window to the machine's count, where any process could
+ * hit it.  It needs a pin racing at both limits at once, one of which
+ * fails anyway.  (A pin whose pinned range lost segments to a hugetlb
+ * zap while it ran charges the difference at its end, see
  * mpin_pin_range(): that charge is a new one and may rightly fail.)
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -63,23 +86,40 @@ static int mpin_charge_global(unsigned long npages)
 	return 0;
 }
 
+static bool locked_vm_add(struct mm_struct *mm, unsigned long npages,
+			  unsigned long limit, bool unlimited)
+{
+	bool fits;
+
+	spin_lock(&mm->page_table_lock);
+	fits = unlimited || (mm->locked_vm <= limit &&
+			     npages <= limit - mm->locked_vm);
+	if (fits)
+		mm->locked_vm += npages;
+	spin_unlock(&mm->page_table_lock);
+	return fits;
+}
+
+static void locked_vm_sub(struct mm_struct *mm, unsigned long npages)
+{
+	spin_lock(&mm->page_table_lock);
+	WARN_ON_ONCE(npages > mm->locked_vm);
+	mm->locked_vm -= min(npages, mm->locked_vm);
+	spin_unlock(&mm->page_table_lock);
+}
+
 static int mpin_charge_mm(struct mm_struct *mm, unsigned long npages)
 {
 	unsigned long bytes = rlimit(RLIMIT_MEMLOCK);
-	unsigned long limit = bytes >> PAGE_SHIFT;
-	bool unlimited = bytes == RLIM_INFINITY;
-	s64 cur;
 
-	cur = atomic64_read(&mm->pinned_vm);
-	do {
-		if (!unlimited &&
-		    (unsigned long)cur + npages + READ_ONCE(mm->locked_vm) > limit) {
-			if (!capable(CAP_IPC_LOCK))
-				/* EPERM as mlock(2) without can_do_mlock() */
-				return bytes ? -ENOMEM : -EPERM;
-			unlimited = true;
-		}
-	} while (!atomic64_try_cmpxchg(&mm->pinned_vm, &cur, cur + npages));
+	if (!locked_vm_add(mm, npages, bytes >> PAGE_SHIFT,
+			   bytes == RLIM_INFINITY)) {
+		if (!capable(CAP_IPC_LOCK))
+			/* EPERM as mlock(2) without can_do_mlock() */
+			return bytes ? -ENOMEM : -EPERM;
+		locked_vm_add(mm, npages, 0, true);
+	}
+	atomic64_add(npages, &mm->pinned_vm);
 	return 0;
 }
 
@@ -91,6 +131,7 @@ int mpin_charge(struct mm_struct *mm, unsigned long npages)
 {
 	int ret;
 
+	mmap_assert_locked(mm);
 	ret = mpin_charge_mm(mm, npages);
 	if (ret) {
 		mpin_count(MPIN_STAT_REFUSED_LIMIT);
@@ -100,12 +141,15 @@ int mpin_charge(struct mm_struct *mm, unsigned long npages)
 	if (ret) {
 		mpin_count(MPIN_STAT_REFUSED_CAP);
 		atomic64_sub(npages, &mm->pinned_vm);
+		locked_vm_sub(mm, npages);
 	}
 	return ret;
 }
 
 /*
- * @mm may have exited already: mmgrab() keeps the counter valid.
+ * Give back what mpin_charge() took.  The caller holds mmap_lock of @mm,
+ * or @mm has no users left (exit_mmap(): nothing else writes locked_vm
+ * then); @mm itself stays valid through the file's mmgrab().
  *
  * The machine's count goes down first, as it went up last in
  * mpin_charge(), so that it never exceeds the sum of the address spaces'
@@ -118,6 +162,45 @@ void mpin_uncharge(struct mm_struct *mm, unsigned long npages)
 {
 	atomic_long_sub(npages, &mpin_pinned);
 	atomic64_sub(npages, &mm->pinned_vm);
+	locked_vm_sub(mm, npages);
+}
+
+/*
+ * The same, for a caller that may not hold mmap_lock (a hugetlb zap's
+ * notification, see above): the atomic counters now, locked_vm from
+ * mpin_settle() once someone holds mmap_lock.
+ */
+void mpin_uncharge_later(struct mpin_file *mf, unsigned long npages)
+{
+	atomic_long_sub(npages, &mpin_pinned);
+	atomic64_sub(npages, &mf->mm->pinned_vm);
+	atomic_long_add(npages, &mf->locked_owed);
+	schedule_work(&mf->settle_work);
+}
+
+/* Give locked_vm back what is owed; mmap_lock held as for mpin_uncharge(). */
+void mpin_settle(struct mpin_file *mf)
+{
+	unsigned long owed;
+
+	if (!atomic_long_read(&mf->locked_owed))
+		return;
+	owed = atomic_long_xchg(&mf->locked_owed, 0);
+	if (owed)
+		locked_vm_sub(mf->mm, owed);
+}
+
+/*
+ * The file's mmgrab() keeps the mm and its mmap_lock valid, even once it
+ * has no users: taking the lock then waits for exit_mmap() at worst.
+ */
+void mpin_settle_work(struct work_struct *work)
+{
+	struct mpin_file *mf = container_of(work, struct mpin_file, settle_work);
+
+	mmap_read_lock(mf->mm);
+	mpin_settle(mf);
+	mmap_read_unlock(mf->mm);
 }
 
 unsigned long mpin_global_pinned(void)

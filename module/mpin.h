@@ -15,6 +15,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 struct seq_file;
 
@@ -37,7 +38,10 @@ struct seq_file;
  *               to check and charge the range and again to insert what
  *               it pinned, but not across pin_user_pages_fast(), which
  *               takes it itself; the MMU notifier runs with it held
- *               (munmap, mremap).
+ *               (munmap, mremap).  The unpin ioctl, the file's release
+ *               and the work item that settles a deferred charge take it
+ *               only to give back the locked_vm charge, with none of our
+ *               locks held.
  *   tree_lock   protects @segs, @nr_pages and @pin_gen.  Held only for tree surgery
  *               and for unpinning the pages of segments it trims; whole
  *               segments are taken out of the tree and unpinned after it
@@ -46,6 +50,9 @@ struct seq_file;
  *               may call notifiers.
  *   busy_lock   a spinlock, innermost: protects @busy and each entry's
  *               @unmapped, which the notifier sets.
+ *   mm->page_table_lock  the kernel's, taken with mmap_lock held (or once
+ *               the address space has no users left) and nothing of ours,
+ *               around each change of mm->locked_vm (account.c).
  *
  * The notifier acts only on MMU_NOTIFY_UNMAP and, at exit,
  * MMU_NOTIFY_RELEASE: it takes busy_lock to mark the ioctls in flight on
@@ -66,6 +73,8 @@ struct mpin_file {
 	struct rb_root segs;		/* struct mpin_seg by ->start */
 	unsigned long nr_pages;		/* pages pinned through this file */
 	unsigned long pin_gen;		/* numbers the pin calls' insertions */
+	atomic_long_t locked_owed;	/* pages released, locked_vm not yet */
+	struct work_struct settle_work;	/* gives @locked_owed back */
 };
 
 /* A range a pin or unpin ioctl works on: on the stack of that ioctl. */
@@ -79,6 +88,8 @@ struct mpin_busy {
 struct mpin_seg;
 unsigned long mpin_store_unpinned(struct mpin_file *mf, unsigned long start,
 				  unsigned long end);
+bool mpin_store_first_hugetlb(struct mpin_file *mf, unsigned long start,
+			      unsigned long end);
 unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
 				  unsigned long end);
 unsigned long mpin_store_scratch_words(unsigned long n);
@@ -111,9 +122,15 @@ bool mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
 int mpin_file_init(struct mpin_file *mf);
 void mpin_file_destroy(struct mpin_file *mf);
 
-/* account.c: RLIMIT_MEMLOCK charge on the mm and the machine-wide cap. */
+/*
+ * account.c: the RLIMIT_MEMLOCK charge shared with mlock (mm->locked_vm,
+ * shown in VmPin too) and the machine-wide cap.
+ */
 int mpin_charge(struct mm_struct *mm, unsigned long npages);
 void mpin_uncharge(struct mm_struct *mm, unsigned long npages);
+void mpin_uncharge_later(struct mpin_file *mf, unsigned long npages);
+void mpin_settle(struct mpin_file *mf);
+void mpin_settle_work(struct work_struct *work);
 unsigned long mpin_global_pinned(void);
 unsigned long mpin_global_peak(void);
 unsigned long mpin_global_max(void);

@@ -25,7 +25,11 @@
  *  - UNMAP, blockable (munmap, mremap; mmap_lock held by the caller):
  *    takes tree_lock, removes the range from the store and unpins its
  *    pages right there, so the charge is gone when munmap returns and a
- *    new mapping at the same address pins new pages.
+ *    new mapping at the same address pins new pages.  A hugetlb zap
+ *    (hole punch, a failed copy-on-write in another process) notifies
+ *    UNMAP too on 6.1 and older, without that mmap_lock: a release that
+ *    starts on a hugetlb page gives its locked_vm charge back a moment
+ *    later (account.c).
  *    Splitting a segment needs one order-0 allocation, made with
  *    GFP_NOWAIT and then GFP_ATOMIC, charged to the memory cgroup like
  *    the rest of the store: sleeping for memory here could wait on
@@ -39,7 +43,8 @@
  *    killed process always finishes exiting.
  *  - the file's release: mmu_interval_notifier_remove() waits for a
  *    callback in flight and stops later ones; then whatever the file
- *    still pins is released the same way.
+ *    still pins is released the same way, under mmap_read_lock for the
+ *    charge.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -57,7 +62,7 @@ static void mpin_unmap(struct mpin_file *mf,
 	struct rb_root gone = RB_ROOT;
 	struct mpin_seg *spare = NULL;
 	unsigned int need = 0;
-	bool marked;
+	bool marked, huge;
 	int ret;
 
 	/*
@@ -80,6 +85,7 @@ static void mpin_unmap(struct mpin_file *mf,
 		return;
 
 	mutex_lock(&mf->tree_lock);
+	huge = mpin_store_first_hugetlb(mf, range->start, range->end);
 	ret = mpin_store_remove(mf, range->start, range->end, &spare, &need,
 				&gone, &released);
 	if (ret == -EAGAIN) {
@@ -101,12 +107,20 @@ static void mpin_unmap(struct mpin_file *mf,
 	mutex_unlock(&mf->tree_lock);
 	mpin_store_free_all(&gone, true);
 	mpin_store_seg_free(spare);
-	if (released)
+	if (!released)
+		return;
+	if (huge)
+		mpin_uncharge_later(mf, released);	/* maybe no mmap_lock */
+	else
 		mpin_uncharge(mf->mm, released);
 }
 
-/* Release everything @mf pins: the address space or the file is going. */
-static void mpin_release_all(struct mpin_file *mf)
+/*
+ * Release everything @mf pins: the address space (@exiting: it has no
+ * users left, and exit_mmap() holds no mmap_lock here) or the file is
+ * going.
+ */
+static void mpin_release_all(struct mpin_file *mf, bool exiting)
 {
 	struct rb_root gone;
 	unsigned long npages;
@@ -118,8 +132,15 @@ static void mpin_release_all(struct mpin_file *mf)
 	mf->nr_pages = 0;
 	mutex_unlock(&mf->tree_lock);
 	mpin_store_free_all(&gone, true);
+	if (!npages && !atomic_long_read(&mf->locked_owed))
+		return;
+	if (!exiting)
+		mmap_read_lock(mf->mm);
 	if (npages)
 		mpin_uncharge(mf->mm, npages);
+	mpin_settle(mf);
+	if (!exiting)
+		mmap_read_unlock(mf->mm);
 }
 
 static bool mpin_invalidate(struct mmu_interval_notifier *mni,
@@ -131,7 +152,7 @@ static bool mpin_invalidate(struct mmu_interval_notifier *mni,
 	if (range->event == MMU_NOTIFY_UNMAP)
 		mpin_unmap(mf, range);
 	else if (range->event == MMU_NOTIFY_RELEASE)
-		mpin_release_all(mf);
+		mpin_release_all(mf, true);
 	return true;
 }
 
@@ -152,6 +173,8 @@ int mpin_file_init(struct mpin_file *mf)
 	mf->segs = RB_ROOT;
 	mf->nr_pages = 0;
 	mf->pin_gen = 0;
+	atomic_long_set(&mf->locked_owed, 0);
+	INIT_WORK(&mf->settle_work, mpin_settle_work);
 	mmgrab(mf->mm);
 	ret = mmu_interval_notifier_insert(&mf->mni, mf->mm, 0, TASK_SIZE,
 					   &mpin_mni_ops);
@@ -169,7 +192,8 @@ int mpin_file_init(struct mpin_file *mf)
 void mpin_file_destroy(struct mpin_file *mf)
 {
 	mmu_interval_notifier_remove(&mf->mni);
-	mpin_release_all(mf);
+	cancel_work_sync(&mf->settle_work);
+	mpin_release_all(mf, false);
 	mmdrop(mf->mm);
 	mutex_destroy(&mf->tree_lock);
 }

@@ -223,8 +223,11 @@ static int report_pinned(struct mpin_file *mf, unsigned long start,
 	back = mpin_store_take_back(mf, start, end, gen, &gone);
 	mutex_unlock(&mf->tree_lock);
 	mpin_store_free_all(&gone, true);
-	if (back)
+	if (back) {
+		mmap_read_lock(mf->mm);
 		mpin_uncharge(mf->mm, back);
+		mmap_read_unlock(mf->mm);
+	}
 	return -EFAULT;
 }
 
@@ -280,6 +283,7 @@ again:
 	mutex_unlock(&mf->tree_lock);
 	if (!npages)
 		goto out_unlock;
+	mpin_settle(mf);	/* before the limit is judged */
 	ret = mpin_charge(mf->mm, npages);
 	if (ret)
 		goto out_unlock;
@@ -324,7 +328,7 @@ again:
 
 	if (mmap_read_lock_killable(mf->mm)) {
 		mpin_store_free_all(&pending, false);
-		mpin_uncharge(mf->mm, npages);
+		mpin_uncharge_later(mf, npages);
 		ret = -EINTR;
 		goto out_free;
 	}
@@ -419,7 +423,12 @@ int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 	mpin_store_free_all(&gone, true);
 	range_unlock(mf, &busy);
 	mpin_store_seg_free(spare);
-	if (*released)
-		mpin_uncharge(mf->mm, *released);
+	if (*released || atomic_long_read(&mf->locked_owed)) {
+		mmap_read_lock(mf->mm);
+		if (*released)
+			mpin_uncharge(mf->mm, *released);
+		mpin_settle(mf);
+		mmap_read_unlock(mf->mm);
+	}
 	return ret;
 }

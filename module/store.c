@@ -136,6 +136,27 @@ static void seg_unpin(const struct mpin_seg *seg, unsigned long off,
 		unpin_user_page_range_dirty_lock(pfn_to_page(pfn), take, dirty);
 }
 
+/*
+ * Whether the first page @mf pins in [@start, @end) is a hugetlb page.
+ * Only a hugetlb zap notifies an unmap without the mmap_lock of the
+ * address space (notifier.c), and a hugetlb mapping holds nothing else.
+ */
+bool mpin_store_first_hugetlb(struct mpin_file *mf, unsigned long start,
+			      unsigned long end)
+{
+	struct mpin_seg *seg;
+	struct run_iter it;
+	unsigned long pfn;
+
+	lockdep_assert_held(&mf->tree_lock);
+	seg = seg_first_after(&mf->segs, start);
+	if (!seg || seg->start >= end)
+		return false;
+	run_iter_init(&it, seg->runs, seg->nr_words,
+		      (max(start, seg->start) - seg->start) >> PAGE_SHIFT, 1);
+	return run_iter_next(&it, &pfn) && PageHuge(pfn_to_page(pfn));
+}
+
 /* Pages of [@start, @end) that @mf does not pin. */
 unsigned long mpin_store_unpinned(struct mpin_file *mf, unsigned long start,
 				  unsigned long end)

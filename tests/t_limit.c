@@ -6,7 +6,12 @@
  *    is ENOMEM and pins/charges nothing; VmPin shows the charge; unpin
  *    brings VmPin back to 0;
  *  - unprivileged, RLIMIT_MEMLOCK = 0: EPERM;
- *  - one budget with mlock: VmLck + VmPin <= RLIMIT_MEMLOCK;
+ *  - one budget with mlock, in both orders: mlock then pin, and pin then
+ *    mlock (or mmap(MAP_LOCKED)), at the exact limit; pins show in VmLck
+ *    as well as VmPin; munpin and munmap give the budget back at once;
+ *    a pin and an mlock racing in two threads for the last pages of the
+ *    limit never both get them; for hugetlb pages, whose unmap may be
+ *    notified without mmap_lock, the budget comes back within a moment;
  *  - root (CAP_IPC_LOCK) pins beyond a tiny RLIMIT_MEMLOCK, charge recorded;
  *  - a pin within the limit asks for no capability: cap_capable(), counted
  *    by a kprobe, is not called for 100 unprivileged pins (it was, once a
@@ -19,6 +24,7 @@
  * Runs as root; the unprivileged parts run in children (tap_child).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 
@@ -142,7 +148,7 @@ static void child_mlock(void *arg)
 	if (!tap_ok(vmlck == 8 * page_kb, "VmLck == %ld kB", 8 * page_kb))
 		tap_diag("  VmLck is %ld kB", vmlck);
 	tap_errno(mpin(buf, 9 * psz), ENOMEM,
-		  "8 mlocked + mpin 9 -> ENOMEM (VmLck + VmPin <= limit)");
+		  "8 mlocked + mpin 9 -> ENOMEM (mlocked + pinned <= limit)");
 	check_vmpin(0, "after the refused pin");
 	check_pinned(base, "after the refused pin");
 	tap_zero(mpin(buf, 8 * psz), "8 mlocked + mpin 8 -> 0");
@@ -157,7 +163,187 @@ static void child_mlock(void *arg)
 	check_pinned(base, "after munpin");
 }
 
-/* ---- capability checks, counted by a kprobe on cap_capable() ---- */
+/* ---- unprivileged: pins first, then mlock: the same budget ---- */
+static void check_vmlck(long want_pages, const char *what)
+{
+	long kb = status_kb("VmLck");
+
+	if (!tap_ok(kb == want_pages * page_kb, "%s: VmLck == %ld kB", what,
+		    want_pages * page_kb))
+		tap_diag("  VmLck is %ld kB", kb);
+}
+
+static void child_pin_then_mlock(void *arg)
+{
+	long long base = *(long long *)arg;
+	char *buf = map_pages(LIMIT_PAGES);
+	char *lk = map_pages(LIMIT_PAGES);
+	char *more = map_pages(LIMIT_PAGES);
+	void *p;
+
+	drop_privileges(LIMIT_PAGES * psz);
+	tap_zero(mpin(buf, 8 * psz), "mpin 8 pages of 16 -> 0");
+	check_vmpin(8, "8 pinned");
+	check_vmlck(8, "8 pinned (pins count in the mlock budget)");
+	tap_errno(mlock(lk, 9 * psz), ENOMEM, "8 pinned + mlock 9 -> ENOMEM");
+	check_vmlck(8, "after the refused mlock");
+	tap_zero(mlock(lk, 8 * psz), "8 pinned + mlock 8 -> 0 (the exact limit)");
+	check_vmlck(16, "pinned + mlocked at the limit");
+	tap_errno(mlock(lk + 8 * psz, psz), ENOMEM, "then mlock of one more page -> ENOMEM");
+	p = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+	tap_ok(p == MAP_FAILED && errno == EAGAIN,
+	       "then mmap(MAP_LOCKED) of one page -> EAGAIN (%s)", p == MAP_FAILED ? strerror(errno) : "mapped");
+	if (p != MAP_FAILED)
+		munmap(p, psz);
+	tap_errno(mpin(more, psz), ENOMEM, "and mpin of one more page -> ENOMEM");
+
+	tap_zero(munpin(buf, 8 * psz), "munpin the 8 pages -> 0");
+	check_vmlck(8, "after munpin");
+	tap_zero(mlock(lk + 8 * psz, 8 * psz), "the budget munpin gave back mlocks 8 pages at once -> 0");
+	tap_zero(munlock(lk, LIMIT_PAGES * psz), "munlock everything -> 0");
+	check_vmlck(0, "after munlock");
+
+	tap_zero(mpin(buf, LIMIT_PAGES * psz), "mpin the whole budget (16 pages) -> 0");
+	tap_zero(munmap(buf, LIMIT_PAGES * psz), "munmap the pinned pages -> 0");
+	check_vmpin(0, "after munmap");
+	check_vmlck(0, "after munmap (the charge goes with the mapping)");
+	tap_zero(mlock(lk, LIMIT_PAGES * psz), "right after munmap, mlock of the whole budget -> 0");
+	tap_zero(munlock(lk, LIMIT_PAGES * psz), "munlock -> 0");
+	check_pinned(base, "at the end");
+	munmap(lk, LIMIT_PAGES * psz);
+	munmap(more, LIMIT_PAGES * psz);
+}
+
+/*
+ * Unpinned by munmap, hugetlb pages give their VmLck charge back from a
+ * work item (the unmap of a hugetlb page may be notified without
+ * mmap_lock, see module/account.c): within a moment, not at once.
+ */
+#define HUGE_SIZE (2UL << 20)
+
+static void child_hugetlb_budget(void *arg)
+{
+	long long base = *(long long *)arg;
+	long hpages = (long)(HUGE_SIZE / psz), kb = -1;
+	char *p, *lk = map_pages(1);
+	int ms;
+
+	drop_privileges(HUGE_SIZE);
+	p = mmap(NULL, HUGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (p == MAP_FAILED) {
+		tap_skip(strerror(errno), "hugetlb: budget back after munmap (no 2 MiB huge page)");
+		return;
+	}
+	memset(p, 1, HUGE_SIZE);
+	tap_zero(mpin(p, HUGE_SIZE), "hugetlb: mpin 2 MiB at a 2 MiB limit -> 0");
+	check_vmlck(hpages, "hugetlb pinned");
+	tap_errno(mlock(lk, psz), ENOMEM, "hugetlb pinned: mlock of one more page -> ENOMEM");
+	tap_zero(munmap(p, HUGE_SIZE), "hugetlb: munmap the pinned range -> 0");
+	check_vmpin(0, "hugetlb: after munmap");
+	for (ms = 0; ms < 5000; ms += 10) {
+		kb = status_kb("VmLck");
+		if (!kb)
+			break;
+		usleep(10000);
+	}
+	tap_ok(kb == 0, "hugetlb: VmLck back to 0 within 5 s of munmap (%d ms, %ld kB)", ms, kb);
+	tap_zero(mlock(lk, psz), "hugetlb: then mlock of a page -> 0");
+	munlock(lk, psz);
+	check_pinned(base, "hugetlb: at the end");
+	munmap(lk, psz);
+}
+
+/*
+ * Two threads of an unprivileged process, with 8 pages already pinned,
+ * race for the rest of the limit, one with mpin() of 8 pages and one
+ * with mlock() of 8: at a limit of 23 pages exactly one of them fits
+ * each round, at 24 both do.
+ */
+struct racer {
+	char *buf;
+	size_t len;
+	int lock;		/* mlock, not mpin */
+	pthread_barrier_t *bar;
+	int ret, err;
+};
+
+static void *race_one(void *arg)
+{
+	struct racer *r = arg;
+
+	pthread_barrier_wait(r->bar);
+	r->ret = r->lock ? mlock(r->buf, r->len) : mpin(r->buf, r->len);
+	r->err = r->ret ? errno : 0;
+	return NULL;
+}
+
+#define RACE_ROUNDS 100
+
+static void child_race(void *arg)
+{
+	long long base = *(long long *)arg;
+	char *pin = map_pages(8), *lk = map_pages(8), *held = map_pages(8);
+	int both = 0, one = 0, none = 0, over = 0, bad = 0, i, room;
+
+	drop_privileges(24 * psz);	/* the hard limit too */
+	tap_zero(mpin(held, 8 * psz), "race: 8 pages pinned beforehand -> 0");
+	for (room = 0; room < 2; room++) {
+		struct rlimit rl = { (room ? 24 : 23) * psz, 24 * psz };
+
+		if (setrlimit(RLIMIT_MEMLOCK, &rl))
+			tap_bail("setrlimit(RLIMIT_MEMLOCK, %d pages): %s", room ? 24 : 23,
+				 strerror(errno));
+		both = one = none = over = bad = 0;
+		for (i = 0; i < RACE_ROUNDS; i++) {
+			pthread_barrier_t bar;
+			struct racer r[2] = {
+				{ .buf = pin, .len = 8 * psz, .lock = 0, .bar = &bar },
+				{ .buf = lk, .len = 8 * psz, .lock = 1, .bar = &bar },
+			};
+			pthread_t t[2];
+			long kb;
+
+			pthread_barrier_init(&bar, NULL, 2);
+			pthread_create(&t[0], NULL, race_one, &r[0]);
+			pthread_create(&t[1], NULL, race_one, &r[1]);
+			pthread_join(t[0], NULL);
+			pthread_join(t[1], NULL);
+			pthread_barrier_destroy(&bar);
+			kb = status_kb("VmLck");
+			if (kb > (long)(room ? 24 : 23) * page_kb)
+				over++;
+			if (!r[0].ret && !r[1].ret)
+				both++;
+			else if (!r[0].ret || !r[1].ret)
+				one++;
+			else
+				none++;
+			if ((r[0].ret && r[0].err != ENOMEM) || (r[1].ret && r[1].err != ENOMEM))
+				bad++;
+			if (!r[0].ret)
+				munpin(pin, 8 * psz);
+			if (!r[1].ret)
+				munlock(lk, 8 * psz);
+		}
+		tap_diag("race, limit %d pages: both %d, one %d, none %d", room ? 24 : 23, both, one,
+			 none);
+		tap_ok(!over, "race, limit %d pages: VmLck never above the limit (%d times)",
+		       room ? 24 : 23, over);
+		tap_ok(!bad, "race, limit %d pages: every refusal is ENOMEM (%d others)",
+		       room ? 24 : 23, bad);
+		if (room)
+			tap_ok(both == RACE_ROUNDS, "race, limit 24: room for both, both won %d of %d rounds",
+			       both, RACE_ROUNDS);
+		else
+			tap_ok(one == RACE_ROUNDS, "race, limit 23: exactly one won in %d of %d rounds",
+			       one, RACE_ROUNDS);
+	}
+	tap_zero(munpin(held, 8 * psz), "race: munpin -> 0");
+	check_vmlck(0, "race: at the end");
+	check_pinned(base, "race: at the end");
+}
+
 #define TRACEFS "/sys/kernel/tracing"
 #define CAP_PROBE "mpin_t_limit/cap_capable"
 
@@ -330,6 +516,9 @@ int main(void)
 	tap_child("RLIMIT_MEMLOCK 16 pages", child_limit16, &base);
 	tap_child("RLIMIT_MEMLOCK 0", child_limit0, &base);
 	tap_child("mlock + mpin budget", child_mlock, &base);
+	tap_child("mpin + mlock budget", child_pin_then_mlock, &base);
+	tap_child("mpin and mlock racing", child_race, &base);
+	tap_child("hugetlb budget after munmap", child_hugetlb_budget, &base);
 	test_no_capability_within_limit();
 
 	/* ---- root with a tiny RLIMIT_MEMLOCK ---- */
