@@ -235,7 +235,11 @@ static void child_hugetlb_budget(void *arg)
 		tap_skip(strerror(errno), "hugetlb: budget back after munmap (no 2 MiB huge page)");
 		return;
 	}
-	memset(p, 1, HUGE_SIZE);
+	/*
+	 * Never touched: the pin faults the huge page in outside
+	 * ZONE_MOVABLE.  A hugetlb page already in ZONE_MOVABLE cannot be
+	 * pinned long-term on 6.1, and the kernel warns (contract rule 14).
+	 */
 	tap_zero(mpin(p, HUGE_SIZE), "hugetlb: mpin 2 MiB at a 2 MiB limit -> 0");
 	check_vmlck(hpages, "hugetlb pinned");
 	tap_errno(mlock(lk, psz), ENOMEM, "hugetlb pinned: mlock of one more page -> ENOMEM");
