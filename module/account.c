@@ -45,15 +45,13 @@
  *    (0 = no cap), charged with a compare-and-exchange loop and binding
  *    root too.
  *
- * Each budget alone never refuses a charge that fits.  Together they
- * have one window, on purpose: a charge the cap refuses held its mm
- * charge for a moment, and a concurrent pin or mlock of the same mm may
- * have been refused by RLIMIT_MEMLOCK meanwhile.  Charging the cap first
- * only moves that window to the machine's count, where any process could
- * hit it.  It needs a pin racing at both limits at once, one of which
- * fails anyway.  (A pin whose pinned range lost segments to a hugetlb
- * zap while it ran charges the difference at its end, see
- * mpin_pin_range(): that charge is a new one and may rightly fail.)
+ * Neither budget refuses a charge that fits: the two are charged in one
+ * step under page_table_lock (mpin_charge()), so a charge that the cap
+ * refuses never held the address space's budget, even for a moment.
+ * One charge may fail that a lucky timing would have let through: a pin
+ * whose range lost segments to a hugetlb zap while it ran charges the
+ * difference at its end (mpin_pin_range()), a new charge, after the
+ * others of that moment.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -86,20 +84,6 @@ static int mpin_charge_global(unsigned long npages)
 	return 0;
 }
 
-static bool locked_vm_add(struct mm_struct *mm, unsigned long npages,
-			  unsigned long limit, bool unlimited)
-{
-	bool fits;
-
-	spin_lock(&mm->page_table_lock);
-	fits = unlimited || (mm->locked_vm <= limit &&
-			     npages <= limit - mm->locked_vm);
-	if (fits)
-		mm->locked_vm += npages;
-	spin_unlock(&mm->page_table_lock);
-	return fits;
-}
-
 static void locked_vm_sub(struct mm_struct *mm, unsigned long npages)
 {
 	spin_lock(&mm->page_table_lock);
@@ -108,42 +92,53 @@ static void locked_vm_sub(struct mm_struct *mm, unsigned long npages)
 	spin_unlock(&mm->page_table_lock);
 }
 
-static int mpin_charge_mm(struct mm_struct *mm, unsigned long npages)
-{
-	unsigned long bytes = rlimit(RLIMIT_MEMLOCK);
-
-	if (!locked_vm_add(mm, npages, bytes >> PAGE_SHIFT,
-			   bytes == RLIM_INFINITY)) {
-		if (!capable(CAP_IPC_LOCK))
-			/* EPERM as mlock(2) without can_do_mlock() */
-			return bytes ? -ENOMEM : -EPERM;
-		locked_vm_add(mm, npages, 0, true);
-	}
-	atomic64_add(npages, &mm->pinned_vm);
-	return 0;
-}
-
 /*
  * Charge @npages to @mm (the caller's own, under mmap_read_lock) and to
  * the machine.  Returns 0, -EPERM (RLIMIT_MEMLOCK is 0) or -ENOMEM.
+ *
+ * Both charges are one step under page_table_lock: the machine's count
+ * is charged only once the address space's charge is known to fit, and
+ * the address space's is added only once the machine's succeeded.  So a
+ * charge the cap refuses never shows in locked_vm, where a concurrent
+ * pin or mlock of the same address space could have been refused for
+ * it; and mlock, which takes mmap_lock for writing, cannot run between
+ * the check and the add.
  */
 int mpin_charge(struct mm_struct *mm, unsigned long npages)
 {
+	unsigned long bytes = rlimit(RLIMIT_MEMLOCK);
+	unsigned long limit = bytes >> PAGE_SHIFT;
+	bool unlimited = bytes == RLIM_INFINITY;
 	int ret;
 
 	mmap_assert_locked(mm);
-	ret = mpin_charge_mm(mm, npages);
-	if (ret) {
-		mpin_count(MPIN_STAT_REFUSED_LIMIT);
-		return ret;
+	for (;;) {
+		spin_lock(&mm->page_table_lock);
+		if (unlimited || (mm->locked_vm <= limit &&
+				  npages <= limit - mm->locked_vm))
+			break;
+		spin_unlock(&mm->page_table_lock);
+		/*
+		 * Over the limit: only now ask for the capability (it may
+		 * sleep, and it is audited), then charge as unlimited.
+		 */
+		if (!capable(CAP_IPC_LOCK)) {
+			mpin_count(MPIN_STAT_REFUSED_LIMIT);
+			/* EPERM as mlock(2) without can_do_mlock() */
+			return bytes ? -ENOMEM : -EPERM;
+		}
+		unlimited = true;
 	}
 	ret = mpin_charge_global(npages);
+	if (!ret)
+		mm->locked_vm += npages;
+	spin_unlock(&mm->page_table_lock);
 	if (ret) {
 		mpin_count(MPIN_STAT_REFUSED_CAP);
-		atomic64_sub(npages, &mm->pinned_vm);
-		locked_vm_sub(mm, npages);
+		return ret;
 	}
-	return ret;
+	atomic64_add(npages, &mm->pinned_vm);
+	return 0;
 }
 
 /*

@@ -348,6 +348,62 @@ static void child_race(void *arg)
 	check_pinned(base, "race: at the end");
 }
 
+/*
+ * Both limits at once, RLIMIT_MEMLOCK 16 pages and a cap of 9 pages
+ * above the baseline: three threads pin 8, 1 and 8 pages together.  A
+ * refusal is false when the refused pin would have fitted both limits
+ * with the ones that succeeded: a pin the cap refuses must never have
+ * held the address space's budget meanwhile, where it could refuse the
+ * 1-page pin (it did, for a moment, before the two were charged in one
+ * step).
+ */
+static void child_both_limits(void *arg)
+{
+	static const size_t want[3] = { 8, 1, 8 };
+	char *buf[3] = { map_pages(8), map_pages(8), map_pages(8) };
+	int falsely = 0, bad = 0, ok9 = 0, i, j;
+
+	(void)arg;
+	drop_privileges(LIMIT_PAGES * psz);
+	for (i = 0; i < RACE_ROUNDS * 2; i++) {
+		pthread_barrier_t bar;
+		struct racer r[3];
+		pthread_t t[3];
+		size_t got = 0;
+
+		pthread_barrier_init(&bar, NULL, 3);
+		for (j = 0; j < 3; j++) {
+			r[j] = (struct racer){ .buf = buf[j], .len = want[j] * psz, .bar = &bar };
+			pthread_create(&t[j], NULL, race_one, &r[j]);
+		}
+		for (j = 0; j < 3; j++)
+			pthread_join(t[j], NULL);
+		pthread_barrier_destroy(&bar);
+		for (j = 0; j < 3; j++)
+			if (!r[j].ret)
+				got += want[j];
+		for (j = 0; j < 3; j++) {
+			if (!r[j].ret)
+				continue;
+			if (r[j].err != ENOMEM)
+				bad++;
+			else if (got + want[j] <= 9)
+				falsely++;
+		}
+		ok9 += got == 9;
+		for (j = 0; j < 3; j++)
+			if (!r[j].ret)
+				munpin(buf[j], want[j] * psz);
+	}
+	tap_diag("both limits: %d of %d rounds pinned 9 pages", ok9, RACE_ROUNDS * 2);
+	tap_ok(!bad, "both limits: every refusal is ENOMEM (%d others)", bad);
+	tap_ok(!falsely, "both limits: no pin refused that fitted both limits (%d times)", falsely);
+	check_vmpin(0, "both limits: at the end");
+	for (j = 0; j < 3; j++)
+		munmap(buf[j], 8 * psz);
+}
+
+/* ---- capability checks, counted by a kprobe on cap_capable() ---- */
 #define TRACEFS "/sys/kernel/tracing"
 #define CAP_PROBE "mpin_t_limit/cap_capable"
 
@@ -602,6 +658,9 @@ int main(void)
 	tap_zero(munpin(buf + 8 * psz, 8 * psz), "munpin -> 0");
 	check_vmpin(0, "after the cap test");
 	check_pinned(base, "after the cap test");
+
+	tap_zero(set_max(base + 9), "max_pinned_pages = pinned_pages + 9 (%lld)", base + 9);
+	tap_child("both limits at once", child_both_limits, &base);
 
 	tap_zero(set_max(0), "max_pinned_pages = 0 (no cap)");
 	tap_zero(mpin(buf, 16 * psz), "no cap: root pins 16 pages -> 0");
