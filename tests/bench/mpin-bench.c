@@ -398,7 +398,7 @@ struct series {
 	int n;
 	double v[MAX_REPEATS];
 };
-static struct series ser[64];
+static struct series ser[128];
 static int nser;
 
 static struct series *series(const char *cas, const char *metric, enum peer p, int lower)
