@@ -124,7 +124,8 @@ void mpin_file_destroy(struct mpin_file *mf);
 
 /*
  * account.c: the RLIMIT_MEMLOCK charge shared with mlock (mm->locked_vm,
- * shown in VmPin too) and the machine-wide cap.
+ * VmLck; mm->pinned_vm, VmPin, shows the pins alone) and the
+ * machine-wide cap.
  */
 int mpin_charge(struct mm_struct *mm, unsigned long npages);
 void mpin_uncharge(struct mm_struct *mm, unsigned long npages);
