@@ -7,8 +7,8 @@
 # the root, so the build never writes to the work tree.
 #
 # Usage: tests/kernels/build.sh SUITE KVER OUT [MAKE-ARGS...]
-#   OUT        directory that receives mpin.ko and build.log, and
-#              mpin_floor.ko (make bench's floor) and floor-build.log
+#   OUT        directory that receives mpin.ko and mpin-build.log, and
+#              mpin_floor.ko (make bench's floor) and mpin_floor-build.log
 #   MAKE-ARGS  more for Kbuild, e.g. C=2 for sparse (which must then be
 #              installed in the root); its warnings fail the build too.
 #              If Kbuild could not run sparse, OUT/sparse-not-run says why
@@ -28,43 +28,36 @@ root=$("$here/root.sh" "$suite") || die "no root for $suite"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-src=/build/mpin-$kver
-rm -rf "$root$src"
-mkdir -p "$root$src"
-(cd "$top" && cp -a Kbuild VERSION module include-uapi "$root$src/")
-rc=0
-"$here/root.sh" "$suite" --run make -C "/usr/src/linux-headers-$kver" M="$src" W=1 "$@" modules >"$out/build.log" 2>&1 || rc=$?
-if [ "$rc" = 0 ] && grep -Eq 'warning:|error:' "$out/build.log"; then
-	rc=1
-fi
-if [ "$rc" != 0 ]; then
-	grep -E -B2 -A4 'warning:|error:' "$out/build.log" >&2 || tail -n 30 "$out/build.log" >&2
-	die "building for $kver in $suite failed (W=1 $*): $out/build.log"
-fi
+# build NAME SRC FILES... : copy FILES of SRC into the root, build them
+# with W=1 (any warning fails), put NAME.ko and NAME-build.log in OUT.
+build() {
+	local name=$1 from=$2 dir=/build/$1-$kver rc=0
+	shift 2
+	rm -rf "$root$dir"
+	mkdir -p "$root$dir"
+	(cd "$from" && cp -a "$@" "$root$dir/")
+	"$here/root.sh" "$suite" --run make -C "/usr/src/linux-headers-$kver" M="$dir" W=1 "${make_args[@]}" \
+		modules >"$out/$name-build.log" 2>&1 || rc=$?
+	if [ "$rc" = 0 ] && grep -Eq 'warning:|error:' "$out/$name-build.log"; then
+		rc=1
+	fi
+	if [ "$rc" != 0 ]; then
+		grep -E -B2 -A4 'warning:|error:' "$out/$name-build.log" >&2 || tail -n 30 "$out/$name-build.log" >&2
+		die "building $name.ko for $kver in $suite failed (W=1 ${make_args[*]}): $out/$name-build.log"
+	fi
+	cp "$root$dir/$name.ko" "$out/$name.ko"
+	rm -rf "$root$dir"
+}
+
+make_args=("$@")
+build mpin "$top" Kbuild VERSION module include-uapi
 # Kbuild turns C=2 off, with a make warning only, when it cannot run
 # sparse: Debian's 7.x header packages lack scripts/checker-valid.sh.
 rm -f "$out/sparse-not-run"
-if grep -q 'is not available or not up to date' "$out/build.log"; then
-	grep -m1 'is not available or not up to date' "$out/build.log" >"$out/sparse-not-run"
+if grep -q 'is not available or not up to date' "$out/mpin-build.log"; then
+	grep -m1 'is not available or not up to date' "$out/mpin-build.log" >"$out/sparse-not-run"
 fi
-cp "$root$src/mpin.ko" "$out/mpin.ko"
-rm -rf "$root$src"
-
 # make bench's floor peer (tests/bench/floor), with the same rules: it
 # must build on every kernel make bench can boot.
-floor=/build/mpin-floor-$kver
-rm -rf "$root$floor"
-mkdir -p "$root$floor"
-cp -a "$top/tests/bench/floor/." "$root$floor/"
-rc=0
-"$here/root.sh" "$suite" --run make -C "/usr/src/linux-headers-$kver" M="$floor" W=1 "$@" modules >"$out/floor-build.log" 2>&1 || rc=$?
-if [ "$rc" = 0 ] && grep -Eq 'warning:|error:' "$out/floor-build.log"; then
-	rc=1
-fi
-if [ "$rc" != 0 ]; then
-	grep -E -B2 -A4 'warning:|error:' "$out/floor-build.log" >&2 || tail -n 30 "$out/floor-build.log" >&2
-	die "building the bench floor module for $kver in $suite failed (W=1 $*): $out/floor-build.log"
-fi
-cp "$root$floor/mpin_floor.ko" "$out/mpin_floor.ko"
-rm -rf "$root$floor"
+build mpin_floor "$top/tests/bench/floor" .
 echo "$out/mpin.ko"
