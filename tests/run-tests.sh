@@ -169,10 +169,10 @@ BAD_DMESG='BUG:|WARNING:|Oops|general protection|kernel BUG at|page dumped becau
 # Known reports of the kernel's own bugs, with no mpin frame, are dropped
 # first and said so (tests/known-kernel-reports.awk).
 check_dmesg() {
-	local bad known
-	known=$(dmesg_since_mark | awk -f "$top/tests/known-kernel-reports.awk" | grep '^# known kernel report' || true)
-	[ -z "$known" ] || printf '%s\n' "$known" | prefix "$1: "
-	bad=$(dmesg_since_mark | awk -f "$top/tests/known-kernel-reports.awk" | grep -E "$BAD_DMESG" || true)
+	local log bad
+	log=$(dmesg_since_mark | awk -f "$top/tests/known-kernel-reports.awk")
+	printf '%s\n' "$log" | grep '^# known kernel report' | prefix "$1: "
+	bad=$(printf '%s\n' "$log" | grep -E "$BAD_DMESG" || true)
 	if [ -z "$bad" ]; then
 		assert "$1" 0 "no kernel warnings in dmesg"
 	else
