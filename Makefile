@@ -169,7 +169,7 @@ tools:
 install: all tools
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates \
 		$(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR) DEPMOD=true) modules_install
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/mpin \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SBINDIR) \
 		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man4 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(MODULESLOADDIR)
@@ -178,7 +178,7 @@ install: all tools
 	ln -sf libmpin.so.1 $(DESTDIR)$(LIBDIR)/libmpin.so
 	install -m 644 lib/libmpin.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 lib/mpin.h $(DESTDIR)$(INCLUDEDIR)/mpin.h
-	install -m 644 include-uapi/linux/mpin.h $(DESTDIR)$(INCLUDEDIR)/linux/mpin.h
+	install -m 644 include-uapi/mpin/mpin-uapi.h $(DESTDIR)$(INCLUDEDIR)/mpin/mpin-uapi.h
 	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(LIBDIR)|' \
 	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@version@|$(VERSION)|' \
 	    lib/libmpin.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/libmpin.pc
@@ -197,7 +197,7 @@ uninstall:
 	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/mpin.ko
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBMPIN_SHARED) $(DESTDIR)$(LIBDIR)/libmpin.so.1 \
 		$(DESTDIR)$(LIBDIR)/libmpin.so $(DESTDIR)$(LIBDIR)/libmpin.a \
-		$(DESTDIR)$(INCLUDEDIR)/mpin.h $(DESTDIR)$(INCLUDEDIR)/linux/mpin.h \
+		$(DESTDIR)$(INCLUDEDIR)/mpin.h $(DESTDIR)$(INCLUDEDIR)/mpin/mpin-uapi.h \
 		$(DESTDIR)$(PKGCONFIGDIR)/libmpin.pc $(DESTDIR)$(SBINDIR)/mpinstat \
 		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man4/,$(MAN4)) \

@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 #include <mpin.h>
 
 #define PAGES 4096			/* 16 MiB of 4 KiB pages per buffer */

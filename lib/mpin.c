@@ -22,7 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 
 #include "mpin.h"
 

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mpin/mpin-uapi.h>	/* the ioctl ABI: MPIN_FEAT_* for mpin_query() */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

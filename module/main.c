@@ -21,7 +21,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 
 #include "mpin.h"
 

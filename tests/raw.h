@@ -16,7 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 
 static long psz;			/* sysconf(_SC_PAGESIZE) */
 static int devfd = -1;			/* our own /dev/mpin context */

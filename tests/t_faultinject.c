@@ -49,7 +49,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 
 #define DBG		"/sys/kernel/debug"
 #define NPAGES		32	/* > MPIN_STACK_PAGES: the pin allocates its page array */

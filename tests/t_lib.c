@@ -22,7 +22,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 #include "tap.h"
 #include "mpin.h"
 

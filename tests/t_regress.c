@@ -51,7 +51,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 #include "tap.h"
 
 #ifndef MFD_HUGETLB

@@ -29,7 +29,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 #include "tap.h"
 #include "mpin.h"
 

@@ -27,7 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 #include "tap.h"
 #include "mpin.h"
 

@@ -255,7 +255,7 @@ static inline unsigned long long pfn_of(const void *addr)
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <sys/ioctl.h>
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 
 /*
  * MPIN_IOC_PIN or MPIN_IOC_UNPIN on @fd over [@addr, @addr + @len), the

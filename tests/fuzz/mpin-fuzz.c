@@ -94,7 +94,7 @@
 #include <linux/capability.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
-#include <linux/mpin.h>
+#include <mpin/mpin-uapi.h>
 
 #include "mpin.h"
 

@@ -76,7 +76,7 @@ p=$dest$prefix
 files=(
 	"/lib/modules/$kver/updates/mpin.ko"
 	"$prefix/lib/$shared" "$prefix/lib/libmpin.so.1" "$prefix/lib/libmpin.so" "$prefix/lib/libmpin.a"
-	"$prefix/include/mpin.h" "$prefix/include/linux/mpin.h" "$prefix/lib/pkgconfig/libmpin.pc"
+	"$prefix/include/mpin.h" "$prefix/include/mpin/mpin-uapi.h" "$prefix/lib/pkgconfig/libmpin.pc"
 	"$prefix/sbin/mpinstat"
 	/usr/lib/udev/rules.d/60-mpin.rules /usr/lib/modules-load.d/mpin.conf
 )
@@ -105,8 +105,8 @@ check "libmpin.pc: prefix=$prefix, libdir=$prefix/lib, includedir=$prefix/includ
 	bash -c "grep -qx 'prefix=$prefix' '$p/lib/pkgconfig/libmpin.pc' &&
 		 grep -qx 'libdir=$prefix/lib' '$p/lib/pkgconfig/libmpin.pc' &&
 		 grep -qx 'includedir=$prefix/include' '$p/lib/pkgconfig/libmpin.pc'"
-check "the uapi header installed as <linux/mpin.h> is include-uapi/linux/mpin.h" -- \
-	cmp "$top/include-uapi/linux/mpin.h" "$p/include/linux/mpin.h"
+check "the uapi header installed as <mpin/mpin-uapi.h> is include-uapi/mpin/mpin-uapi.h" -- \
+	cmp "$top/include-uapi/mpin/mpin-uapi.h" "$p/include/mpin/mpin-uapi.h"
 check "udev rule: /dev/mpin mode 0666, the group alternative commented" -- \
 	bash -c "grep -qx 'KERNEL==\"mpin\", SUBSYSTEM==\"misc\", MODE=\"0666\"' '$dest/usr/lib/udev/rules.d/60-mpin.rules' &&
 		 grep -q '^#KERNEL==\"mpin\".*GROUP=\"mpin\", MODE=\"0660\"' '$dest/usr/lib/udev/rules.d/60-mpin.rules'"
@@ -127,7 +127,6 @@ cat >"$tmp/example.c" <<'EOC'
 #include <stdio.h>
 #include <string.h>
 #include <mpin.h>
-#include <linux/mpin.h>
 
 static char buf[16 * 4096];
 

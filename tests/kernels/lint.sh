@@ -44,7 +44,7 @@ fi
 cd "$top"
 echo "lint: checkpatch.pl --strict (linux-source-$series)"
 "$checkpatch_dir/scripts/checkpatch.pl" --strict --no-tree --quiet --show-types \
-	-f module/*.c module/*.h module/probes/*.c include-uapi/linux/mpin.h \
+	-f module/*.c module/*.h module/probes/*.c include-uapi/mpin/mpin-uapi.h \
 	tests/bench/floor/*.c tests/bench/floor/*.h
 echo "lint: sparse (C=2) and W=1 for $kver in $suite"
 "$here/build.sh" "$suite" "$kver" "$top/build/lint" C=2 >/dev/null

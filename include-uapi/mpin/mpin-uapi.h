@@ -8,8 +8,8 @@
  * Fields named "reserved" and "flags" must be zero: the kernel rejects
  * anything else with EINVAL, which keeps them usable by later versions.
  */
-#ifndef _UAPI_LINUX_MPIN_H
-#define _UAPI_LINUX_MPIN_H
+#ifndef _UAPI_MPIN_MPIN_UAPI_H
+#define _UAPI_MPIN_MPIN_UAPI_H
 
 #include <linux/const.h>
 #include <linux/ioctl.h>
@@ -63,4 +63,4 @@ struct mpin_range {
 #define MPIN_IOC_PIN		_IOWR(MPIN_IOC_MAGIC, 0x01, struct mpin_range)
 #define MPIN_IOC_UNPIN		_IOWR(MPIN_IOC_MAGIC, 0x02, struct mpin_range)
 
-#endif /* _UAPI_LINUX_MPIN_H */
+#endif /* _UAPI_MPIN_MPIN_UAPI_H */
