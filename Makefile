@@ -134,13 +134,7 @@ bench: deps-vm testkernel lib
 # suite (tests/kernels/lint.sh); check-kernels runs sparse and W=1 on
 # every kernel of the matrix.
 lint: deps-lint
-	@grep -qx 'PACKAGE_VERSION="$(VERSION)"' dkms.conf || \
-		{ echo "dkms.conf PACKAGE_VERSION is not VERSION ($(VERSION))" >&2; exit 1; }
-	@[ "$$(dpkg-parsechangelog -l debian/changelog -S Version)" = "$(VERSION)" ] || \
-		{ echo "debian/changelog's version is not VERSION ($(VERSION)): dch -v $(VERSION)" >&2; exit 1; }
-	@set -- $$(sed -n 's/^#define LIBMPIN_VERSION_\(MAJOR\|MINOR\) \([0-9]*\)$$/\2/p' lib/mpin.h); \
-		[ "$$1.$$2" = "$$(cut -d. -f1,2 VERSION)" ] || \
-		{ echo "lib/mpin.h's LIBMPIN_VERSION_MAJOR.MINOR ($$1.$$2) is not VERSION's ($(VERSION))" >&2; exit 1; }
+	scripts/check-version.sh
 	tests/kernels/lint.sh
 
 # make install / make uninstall, with PREFIX (/usr/local) and DESTDIR.
@@ -179,6 +173,7 @@ install: all tools
 	install -m 644 lib/libmpin.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 lib/mpin.h $(DESTDIR)$(INCLUDEDIR)/mpin.h
 	install -m 644 include-uapi/mpin/mpin-uapi.h $(DESTDIR)$(INCLUDEDIR)/mpin/mpin-uapi.h
+	install -m 644 lib/mpin/version.h $(DESTDIR)$(INCLUDEDIR)/mpin/version.h
 	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(LIBDIR)|' \
 	    -e 's|@includedir@|$(INCLUDEDIR)|' -e 's|@version@|$(VERSION)|' \
 	    lib/libmpin.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/libmpin.pc
@@ -198,6 +193,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBMPIN_SHARED) $(DESTDIR)$(LIBDIR)/libmpin.so.1 \
 		$(DESTDIR)$(LIBDIR)/libmpin.so $(DESTDIR)$(LIBDIR)/libmpin.a \
 		$(DESTDIR)$(INCLUDEDIR)/mpin.h $(DESTDIR)$(INCLUDEDIR)/mpin/mpin-uapi.h \
+		$(DESTDIR)$(INCLUDEDIR)/mpin/version.h \
 		$(DESTDIR)$(PKGCONFIGDIR)/libmpin.pc $(DESTDIR)$(SBINDIR)/mpinstat \
 		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man4/,$(MAN4)) \

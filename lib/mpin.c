@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,80 @@ int mpin_query(uint32_t *abi_version, uint64_t *features, size_t *page_size)
 	return 0;
 }
 
+static ssize_t segments_ioctl(int fd, const void *addr, size_t len,
+			      struct mpin_segment *segs, size_t nr,
+			      unsigned int flags)
+{
+	struct mpin_segments s;
+
+	memset(&s, 0, sizeof(s));
+	s.addr = (uintptr_t)addr;
+	s.len = len;
+	s.segs = (uintptr_t)segs;
+	s.nr_segs = nr;
+	s.flags = flags;
+	if (ioctl(fd, MPIN_IOC_SEGMENTS, &s) < 0) {
+		if (errno == ENOTTY)	/* a module older than 0.3 */
+			errno = EOPNOTSUPP;
+		return -1;
+	}
+	return (ssize_t)s.nr_segs;
+}
+
+ssize_t mpin_context_segments(struct mpin_context *ctx, const void *addr,
+			      size_t len, struct mpin_segment *segs, size_t nr,
+			      unsigned int flags)
+{
+	if (!ctx || (nr && !segs)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return segments_ioctl(ctx->fd, addr, len, segs, nr, flags);
+}
+
+ssize_t mpin_segments(const void *addr, size_t len, struct mpin_segment *segs,
+		      size_t nr, unsigned int flags)
+{
+	int fd;
+	ssize_t ret;
+
+	if (nr && !segs) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = default_context(-1);
+	if (fd < 0)
+		return -1;
+	ret = segments_ioctl(fd, addr, len, segs, nr, flags);
+	if (ret >= 0 || errno != EBADFD)
+		return ret;
+	/* Inherited without our atfork handler running: open our own. */
+	fd = default_context(fd);
+	if (fd < 0)
+		return -1;
+	return segments_ioctl(fd, addr, len, segs, nr, flags);
+}
+
+int libmpin_version_major(void)
+{
+	return LIBMPIN_VERSION_MAJOR;
+}
+
+int libmpin_version_minor(void)
+{
+	return LIBMPIN_VERSION_MINOR;
+}
+
+int libmpin_version_patch(void)
+{
+	return LIBMPIN_VERSION_PATCH;
+}
+
+int libmpin_check_version(int major, int minor, int patch)
+{
+	return LIBMPIN_CHECK_VERSION(major, minor, patch);
+}
+
 /*
  * mpinall(): one MPIN_IOC_PIN per mapping of /proc/self/maps, so that the
  * module's own checks decide what can be pinned and its errno says why
@@ -210,10 +285,37 @@ int mpin_query(uint32_t *abi_version, uint64_t *features, size_t *page_size)
  * first pin, so that no allocation of ours changes the mappings between
  * the snapshot and the pins.
  */
-struct report_storage {
-	struct mpin_report report;	/* first: what the caller sees */
-	char *text;			/* the maps snapshot names point into */
+/*
+ * The report layout of libmpin 0.2, which had no reserved words, for
+ * programs built against it (mpinall_report@LIBMPIN_0.2).  The head of
+ * struct mpin_report is this struct.
+ */
+struct mpin_report_entry_v02 {
+	uintptr_t start, end;
+	int action;
+	int error;
+	char perms[8];
+	const char *name;
 };
+
+struct mpin_report_v02 {
+	size_t nr_entries;
+	struct mpin_report_entry_v02 *entries;
+	size_t pinned_ranges, locked_ranges, skipped_ranges;
+	size_t pinned_pages, locked_pages, skipped_pages;
+};
+
+/* Either layout: mpin_report_free() finds the storage from the report. */
+struct report_storage {
+	char *text;			/* the maps snapshot names point into */
+	struct mpin_report report;	/* what the caller sees */
+};
+
+static struct report_storage *report_storage_of(struct mpin_report *report)
+{
+	return (struct report_storage *)((char *)report -
+					 offsetof(struct report_storage, report));
+}
 
 static char *read_maps(size_t *lines)
 {
@@ -350,7 +452,11 @@ static void forgive_vanished(struct mpin_report *r, int *ret)
 		errno = limited;
 }
 
-int mpinall_report(int flags, struct mpin_report **report)
+/* The current layout; .symver binds it as the default mpinall_report. */
+int mpinall_report_v03(int flags, struct mpin_report **report);
+__asm__(".symver mpinall_report_v03, mpinall_report@@LIBMPIN_0.3");
+
+int mpinall_report_v03(int flags, struct mpin_report **report)
 {
 	struct report_storage *rs;
 	struct mpin_report *r;
@@ -380,6 +486,8 @@ int mpinall_report(int flags, struct mpin_report **report)
 	rs->text = text;
 	r = &rs->report;
 	r->entries = (struct mpin_report_entry *)(rs + 1);
+	_Static_assert(sizeof(struct report_storage) % _Alignof(struct mpin_report_entry) == 0,
+		       "entries follow the storage");
 	for (line = strtok_r(text, "\n", &save); line && n < lines;
 	     line = strtok_r(NULL, "\n", &save))
 		if (parse_maps_line(line, &r->entries[n]) == 0)
@@ -402,17 +510,49 @@ int mpinall_report(int flags, struct mpin_report **report)
 	return ret;
 }
 
+/*
+ * Programs built against 0.2 get its layout: the entries are packed down
+ * in place, front to back, since an old entry is smaller than a new one
+ * and the whole of new entry i is read before old entry i is written.
+ */
+int mpinall_report_v02(int flags, struct mpin_report_v02 **report);
+__asm__(".symver mpinall_report_v02, mpinall_report@LIBMPIN_0.2");
+
+int mpinall_report_v02(int flags, struct mpin_report_v02 **report)
+{
+	struct mpin_report *r = NULL;
+	struct mpin_report_entry_v02 *old;
+	int ret = mpinall_report_v03(flags, report ? &r : NULL);
+
+	if (!r)
+		return ret;
+	old = (struct mpin_report_entry_v02 *)r->entries;
+	for (size_t i = 0; i < r->nr_entries; i++) {
+		struct mpin_report_entry e = r->entries[i];
+
+		old[i].start = e.start;
+		old[i].end = e.end;
+		old[i].action = e.action;
+		old[i].error = e.error;
+		memcpy(old[i].perms, e.perms, sizeof(old[i].perms));
+		old[i].name = e.name;
+	}
+	*report = (struct mpin_report_v02 *)r;
+	return ret;
+}
+
 int mpinall(int flags)
 {
-	return mpinall_report(flags, NULL);
+	return mpinall_report_v03(flags, NULL);
 }
 
 void mpin_report_free(struct mpin_report *report)
 {
-	struct report_storage *rs = (struct report_storage *)report;
+	struct report_storage *rs;
 
-	if (!rs)
+	if (!report)
 		return;
+	rs = report_storage_of(report);
 	free(rs->text);
 	free(rs);
 }

@@ -11,15 +11,24 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-#include <mpin/mpin-uapi.h>	/* the ioctl ABI: MPIN_FEAT_* for mpin_query() */
+#include <mpin/mpin-uapi.h>	/* the ioctl ABI: MPIN_FEAT_*, struct mpin_segment */
+#include <mpin/version.h>	/* LIBMPIN_VERSION_*, LIBMPIN_CHECK_VERSION() */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define LIBMPIN_VERSION_MAJOR 0
-#define LIBMPIN_VERSION_MINOR 2
+/*
+ * The version of the library running, which may be newer than the
+ * <mpin/version.h> a program was built with.  libmpin_check_version()
+ * is true if it is major.minor.patch or later.
+ */
+int libmpin_version_major(void);
+int libmpin_version_minor(void);
+int libmpin_version_patch(void);
+int libmpin_check_version(int major, int minor, int patch);
 
 /*
  * Pin the pages covering [addr, addr + len) in the calling process's
@@ -53,6 +62,22 @@ int mpin_context_fd(const struct mpin_context *ctx);
 int mpin_query(uint32_t *abi_version, uint64_t *features, size_t *page_size);
 
 /*
+ * The physically contiguous segments of [addr, addr + len) as the context
+ * pins it, in address order, for a device that takes physical addresses
+ * (see mpin_context_segments(3)).  Needs CAP_SYS_ADMIN.  Returns the
+ * number of segments and fills up to @nr of them; with @nr 0 it only
+ * counts.  -1 with errno ERANGE if they are more than @nr (the first @nr
+ * are filled), ENXIO if part of the range is not pinned (unless
+ * MPIN_SEGMENTS_PARTIAL), EPERM, EOPNOTSUPP if the module predates it.
+ */
+ssize_t mpin_context_segments(struct mpin_context *ctx, const void *addr,
+			      size_t len, struct mpin_segment *segs, size_t nr,
+			      unsigned int flags);
+/* The same for the default context of mpin()/munpin(). */
+ssize_t mpin_segments(const void *addr, size_t len, struct mpin_segment *segs,
+		      size_t nr, unsigned int flags);
+
+/*
  * mpinall(): the pinned counterpart of mlockall(MCL_CURRENT), for
  * realtime programs.  It walks the mappings of the calling process
  * (/proc/self/maps) and pins each one in the default context, as mpin()
@@ -79,12 +104,19 @@ enum mpin_report_action {
 	MPIN_REPORT_SKIPPED,	/* left alone: see error */
 };
 
+/*
+ * The library allocates reports and callers index entries[], so both
+ * sizes are ABI: the reserved words are zero now and leave room for
+ * fields of later versions.  (Programs built against 0.2, whose structs
+ * had none, keep getting that layout: mpinall_report@LIBMPIN_0.2.)
+ */
 struct mpin_report_entry {
 	uintptr_t start, end;	/* the mapping, as /proc/self/maps gave it */
 	int action;		/* enum mpin_report_action */
 	int error;		/* errno of the refusal; 0 unless skipped */
 	char perms[8];		/* "rw-p" and so on */
 	const char *name;	/* file, [heap], [stack]...; "" if anonymous */
+	uint64_t reserved[4];
 };
 
 struct mpin_report {
@@ -92,6 +124,7 @@ struct mpin_report {
 	struct mpin_report_entry *entries;
 	size_t pinned_ranges, locked_ranges, skipped_ranges;
 	size_t pinned_pages, locked_pages, skipped_pages;
+	uint64_t reserved[8];
 };
 
 /*

@@ -120,7 +120,8 @@ static long mpin_ioctl_version(struct mpin_version __user *uarg)
 			return -EINVAL;
 
 	v.abi_version = MPIN_ABI_VERSION;
-	v.features = MPIN_FEAT_PIN | MPIN_FEAT_LONGTERM | MPIN_FEAT_MAX_PINNED;
+	v.features = MPIN_FEAT_PIN | MPIN_FEAT_LONGTERM | MPIN_FEAT_MAX_PINNED |
+		     MPIN_FEAT_SEGMENTS;
 	v.page_size = PAGE_SIZE;
 	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
@@ -190,6 +191,8 @@ static long mpin_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case MPIN_IOC_PIN:
 	case MPIN_IOC_UNPIN:
 		return mpin_ioctl_range(file->private_data, cmd, uarg);
+	case MPIN_IOC_SEGMENTS:
+		return mpin_ioctl_segments(file, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -17,6 +17,9 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include <mpin/mpin-uapi.h>
+
+struct file;
 struct seq_file;
 
 /*
@@ -25,10 +28,10 @@ struct seq_file;
  *
  * Locking, outermost first:
  *
- *   range lock  each pin or unpin ioctl owns its range [start, end) for
- *               its whole run: it waits until no other ioctl of this file
- *               works on an overlapping range, then lists its own in
- *               @busy.  Ioctls on disjoint ranges run side by side (two
+ *   range lock  each pin, unpin or segments ioctl owns its range
+ *               [start, end) for its whole run: it waits until no other
+ *               ioctl of this file works on an overlapping range, then
+ *               lists its own in @busy.  Ioctls on disjoint ranges run side by side (two
  *               threads pinning their own buffers through one file);
  *               overlapping ones are serialised, so no segment appears in
  *               a range while an ioctl works on it.  Held across
@@ -86,6 +89,23 @@ struct mpin_busy {
 
 /* store.c: the per-file store of pinned pages. */
 struct mpin_seg;
+
+/*
+ * A walk over the physical segments of a range (mpin_store_segments()).
+ * Closed segments go to @buf, or are only counted when @buf is NULL.
+ */
+struct mpin_seg_walk {
+	unsigned long cursor, end;	/* the part of the range still to walk */
+	bool partial;			/* skip unpinned parts, no -ENXIO */
+	struct mpin_segment open;	/* the segment growing; len 0: none */
+	struct mpin_segment *buf;
+	unsigned int nr_buf, max_buf;
+	u64 count;			/* segments closed so far */
+	u64 pages;			/* pages walked so far */
+};
+
+int mpin_store_segments(struct mpin_file *mf, struct mpin_seg_walk *sw);
+bool mpin_seg_walk_close(struct mpin_seg_walk *sw);
 unsigned long mpin_store_unpinned(struct mpin_file *mf, unsigned long start,
 				  unsigned long end);
 bool mpin_store_first_hugetlb(struct mpin_file *mf, unsigned long start,
@@ -117,6 +137,13 @@ int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		     unsigned long end, unsigned long *released);
 bool mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
 			      unsigned long end);
+int mpin_range_lock_killable(struct mpin_file *mf, struct mpin_busy *me,
+			     unsigned long start, unsigned long end);
+void mpin_range_unlock(struct mpin_file *mf, struct mpin_busy *me);
+bool mpin_range_was_unmapped(struct mpin_file *mf, struct mpin_busy *me);
+
+/* segments.c: MPIN_IOC_SEGMENTS. */
+long mpin_ioctl_segments(struct file *file, struct mpin_segments __user *uarg);
 
 /* notifier.c: pins follow the address space. */
 int mpin_file_init(struct mpin_file *mf);

@@ -115,8 +115,8 @@ static bool range_trylock(struct mpin_file *mf, struct mpin_busy *me)
  * struct mpin_file).  The list holds one entry per ioctl in flight, so a
  * linear scan is cheap.  Returns -EINTR if killed while waiting.
  */
-static int range_lock_killable(struct mpin_file *mf, struct mpin_busy *me,
-			       unsigned long start, unsigned long end)
+int mpin_range_lock_killable(struct mpin_file *mf, struct mpin_busy *me,
+			     unsigned long start, unsigned long end)
 {
 	me->start = start;
 	me->end = end;
@@ -125,7 +125,7 @@ static int range_lock_killable(struct mpin_file *mf, struct mpin_busy *me,
 	       -EINTR : 0;
 }
 
-static void range_unlock(struct mpin_file *mf, struct mpin_busy *me)
+void mpin_range_unlock(struct mpin_file *mf, struct mpin_busy *me)
 {
 	spin_lock(&mf->busy_lock);
 	list_del(&me->node);
@@ -159,7 +159,7 @@ bool mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
 	return marked;
 }
 
-static bool range_was_unmapped(struct mpin_file *mf, struct mpin_busy *me)
+bool mpin_range_was_unmapped(struct mpin_file *mf, struct mpin_busy *me)
 {
 	bool unmapped;
 
@@ -267,10 +267,10 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 	struct mpin_busy busy;
 	int ret;
 
-	if (range_lock_killable(mf, &busy, start, end))
+	if (mpin_range_lock_killable(mf, &busy, start, end))
 		return -EINTR;
 	if (mmap_read_lock_killable(mf->mm)) {
-		range_unlock(mf, &busy);
+		mpin_range_unlock(mf, &busy);
 		return -EINTR;
 	}
 
@@ -309,7 +309,7 @@ again:
 		scratch = (u32 *)(pages + batch);
 	}
 
-	range_was_unmapped(mf, &busy);	/* only marks from now on count */
+	mpin_range_was_unmapped(mf, &busy);	/* only marks from now on count */
 	mmap_read_unlock(mf->mm);
 
 	pending = RB_ROOT;
@@ -358,7 +358,7 @@ again:
 	}
 
 	mutex_lock(&mf->tree_lock);
-	if (range_was_unmapped(mf, &busy)) {
+	if (mpin_range_was_unmapped(mf, &busy)) {
 		mutex_unlock(&mf->tree_lock);
 		mpin_store_free_all(&pending, false);
 		mpin_uncharge(mf->mm, npages);
@@ -383,7 +383,7 @@ out_unlock:
 out_free:
 	if (pages != stack_pages)
 		kvfree(pages);
-	range_unlock(mf, &busy);
+	mpin_range_unlock(mf, &busy);
 	return ret;
 }
 
@@ -402,7 +402,7 @@ int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 	int ret;
 
 	*released = 0;
-	if (range_lock_killable(mf, &busy, start, end))
+	if (mpin_range_lock_killable(mf, &busy, start, end))
 		return -EINTR;
 	for (;;) {
 		mutex_lock(&mf->tree_lock);
@@ -421,7 +421,7 @@ int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 	}
 	/* Outside tree_lock, but before the range is given back. */
 	mpin_store_free_all(&gone, true);
-	range_unlock(mf, &busy);
+	mpin_range_unlock(mf, &busy);
 	mpin_store_seg_free(spare);
 	if (*released || atomic_long_read(&mf->locked_owed)) {
 		mmap_read_lock(mf->mm);

@@ -193,6 +193,95 @@ unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
 }
 
 /*
+ * Add the piece of @len bytes at user address @addr, physical @phys, to
+ * the walk: it grows the open segment if it continues it in both address
+ * spaces, and otherwise closes that one.  Returns false when the closed
+ * segment did not fit in @sw->buf, which the caller must empty first.
+ */
+static bool walk_add(struct mpin_seg_walk *sw, u64 addr, u64 phys, u64 len)
+{
+	struct mpin_segment *open = &sw->open;
+
+	if (open->len && open->addr + open->len == addr &&
+	    open->phys + open->len == phys) {
+		open->len += len;
+		return true;
+	}
+	if (open->len && !mpin_seg_walk_close(sw))
+		return false;
+	open->addr = addr;
+	open->phys = phys;
+	open->len = len;
+	return true;
+}
+
+/*
+ * Move the open segment of @sw to its buffer, or only count it when the
+ * walk has no buffer.  Returns false, with nothing changed, if the buffer
+ * is full.
+ */
+bool mpin_seg_walk_close(struct mpin_seg_walk *sw)
+{
+	if (!sw->open.len)
+		return true;
+	if (sw->buf) {
+		if (sw->nr_buf == sw->max_buf)
+			return false;
+		sw->buf[sw->nr_buf++] = sw->open;
+	}
+	sw->count++;
+	sw->open.len = 0;
+	return true;
+}
+
+/*
+ * Walk the physical segments of [@sw->cursor, @sw->end) in address order
+ * (MPIN_IOC_SEGMENTS, fdinfo).  The cost is the run words read, never a
+ * page walk: a THP range costs one run per 2 MiB.  Stops early, with
+ * @sw->cursor where it stopped, when @sw->buf is full; the caller empties
+ * it and calls again, and the walk resumes inside a segment by reading
+ * that segment's runs from its start (at most a page of them).  Returns
+ * -ENXIO at the first page @mf does not pin, unless @sw->partial.  The
+ * segment still open at the end is left for mpin_seg_walk_close().
+ */
+int mpin_store_segments(struct mpin_file *mf, struct mpin_seg_walk *sw)
+{
+	struct mpin_seg *seg;
+
+	lockdep_assert_held(&mf->tree_lock);
+	seg = seg_first_after(&mf->segs, sw->cursor);
+	while (sw->cursor < sw->end) {
+		unsigned long stop, pfn, take;
+		struct run_iter it;
+
+		if (!seg || seg->start >= sw->end) {
+			if (!sw->partial)
+				return -ENXIO;
+			sw->cursor = sw->end;
+			break;
+		}
+		if (seg->start > sw->cursor) {
+			if (!sw->partial)
+				return -ENXIO;
+			sw->cursor = seg->start;
+		}
+		stop = min(seg_end(seg), sw->end);
+		run_iter_init(&it, seg->runs, seg->nr_words,
+			      (sw->cursor - seg->start) >> PAGE_SHIFT,
+			      (stop - sw->cursor) >> PAGE_SHIFT);
+		while ((take = run_iter_next(&it, &pfn))) {
+			if (!walk_add(sw, sw->cursor, PFN_PHYS(pfn),
+				      (u64)take << PAGE_SHIFT))
+				return 0;
+			sw->pages += take;
+			sw->cursor += take << PAGE_SHIFT;
+		}
+		seg = seg_next(seg);
+	}
+	return 0;
+}
+
+/*
  * How many of @pages[0..@n) are physically consecutive from @pages[0],
  * up to a run's maximum.  This loop is the whole per-page cost of
  * recording a pin, so it compares page pointers: mpin_page_at() is a
@@ -434,6 +523,7 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 void mpin_store_show(struct seq_file *m, struct mpin_file *mf)
 {
 	unsigned long start = 0, end = 0, nr_ranges = 0, shown = 0;
+	struct mpin_seg_walk sw = { };
 	struct mpin_seg *seg;
 	struct rb_node *n;
 
@@ -450,6 +540,12 @@ void mpin_store_show(struct seq_file *m, struct mpin_file *mf)
 	}
 	seq_printf(m, "mpin_pinned_pages:\t%lu\nmpin_ranges:\t%lu\n",
 		   mf->nr_pages, nr_ranges);
+	/* Physical segments: counted only, fdinfo shows no address. */
+	sw.end = TASK_SIZE;
+	sw.partial = true;
+	mpin_store_segments(mf, &sw);
+	mpin_seg_walk_close(&sw);
+	seq_printf(m, "mpin_segments:\t%llu\n", sw.count);
 
 	nr_ranges = 0;
 	for (n = rb_first(&mf->segs); n; n = rb_next(n)) {

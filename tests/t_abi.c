@@ -108,7 +108,7 @@ static void test_version(void)
 	tap_ok(v.features & MPIN_FEAT_LONGTERM, "VERSION features has MPIN_FEAT_LONGTERM");
 	tap_ok(v.features & MPIN_FEAT_MAX_PINNED, "VERSION features has MPIN_FEAT_MAX_PINNED");
 	if (!tap_ok(!(v.features & ~(MPIN_FEAT_PIN | MPIN_FEAT_LONGTERM |
-				     MPIN_FEAT_MAX_PINNED)),
+				     MPIN_FEAT_MAX_PINNED | MPIN_FEAT_SEGMENTS)),
 		    "VERSION features has no bit unknown to ABI %d", MPIN_ABI_VERSION))
 		tap_diag("  features 0x%llx", (unsigned long long)v.features);
 	clean = v.flags == 0;

@@ -76,7 +76,8 @@ p=$dest$prefix
 files=(
 	"/lib/modules/$kver/updates/mpin.ko"
 	"$prefix/lib/$shared" "$prefix/lib/libmpin.so.1" "$prefix/lib/libmpin.so" "$prefix/lib/libmpin.a"
-	"$prefix/include/mpin.h" "$prefix/include/mpin/mpin-uapi.h" "$prefix/lib/pkgconfig/libmpin.pc"
+	"$prefix/include/mpin.h" "$prefix/include/mpin/mpin-uapi.h" "$prefix/include/mpin/version.h"
+	"$prefix/lib/pkgconfig/libmpin.pc"
 	"$prefix/sbin/mpinstat"
 	/usr/lib/udev/rules.d/60-mpin.rules /usr/lib/modules-load.d/mpin.conf
 )

@@ -190,9 +190,9 @@ snapshot() {
 		find "$root/var/lib/dkms" -mindepth 1 ! -path "$root$mok_key" ! -path "$root$mok_pub"
 		find "$root"/lib/modules/*/updates
 		for f in "$root"/usr/lib/udev/rules.d/60-mpin.rules "$root"/usr/lib/modules-load.d/mpin.conf \
-			"$root"/usr/sbin/mpinstat "$root"/usr/include/mpin.h "$root"/usr/include/mpin/mpin-uapi.h \
+			"$root"/usr/sbin/mpinstat "$root"/usr/include/mpin.h "$root"/usr/include/mpin \
 			"$root"/usr/lib/*-linux-gnu/libmpin* "$root"/usr/lib/*-linux-gnu/pkgconfig/libmpin.pc \
-			"$root"/usr/share/man/man*/mpin* "$root"/usr/share/doc/*mpin*; do
+			"$root"/usr/share/man/man*/mpin* "$root"/usr/share/man/man*/libmpin* "$root"/usr/share/doc/*mpin*; do
 			[ ! -e "$f" ] || echo "$f"
 		done
 	} 2>/dev/null | sed "s|^$root||" | sort
@@ -433,7 +433,7 @@ for k in "${kernels[@]}"; do
 done
 : >"$tmp/missing-files"
 for f in /usr/lib/udev/rules.d/60-mpin.rules /usr/lib/modules-load.d/mpin.conf /usr/sbin/mpinstat \
-	/usr/include/mpin.h /usr/include/mpin/mpin-uapi.h "/usr/src/mpin-$version/dkms.conf"; do
+	/usr/include/mpin.h /usr/include/mpin/mpin-uapi.h /usr/include/mpin/version.h "/usr/src/mpin-$version/dkms.conf"; do
 	[ -e "$root$f" ] || echo "$f" >>"$tmp/missing-files"
 done
 ok "$([ ! -s "$tmp/missing-files" ]; echo $?)" "installed: udev rule, modules-load.d, mpinstat, headers, /usr/src/mpin-$version" ||
