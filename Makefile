@@ -100,7 +100,7 @@ check: deps-check testkernel lib tests examples
 # KERNELS=5.10,7.3 for some; KERNEL_STAGES=build,dkms to not boot.
 KERNELS ?=
 KERNEL_STAGES ?= build,dkms,suite
-check-kernels: deps-kernels lib tests
+check-kernels: deps-kernels lib tests examples
 	tests/kernels/check-kernels.sh --stages $(KERNEL_STAGES) $(if $(KERNELS),--only $(KERNELS))
 
 # The suite on the debug kernel, then the long fuzz run (FUZZ_OPS

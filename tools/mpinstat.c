@@ -284,6 +284,7 @@ struct mfile {
 	int owner;			/* mpin_owner_pid: whose memory it pins */
 	long long pinned;		/* -1: module without fdinfo */
 	long long nranges;
+	long long nsegs;		/* physical segments; -1: module before 0.3 */
 	long long omitted;
 	struct range *ranges;
 	int nshown;
@@ -298,6 +299,7 @@ struct proc {
 	int contexts;
 	long long pinned;		/* pages; -1 unknown */
 	long long nranges;
+	long long nsegs;		/* -1 unknown */
 	struct mfile **files;
 	int nfiles;
 };
@@ -310,7 +312,7 @@ static int parse_fdinfo(const char *path, struct mfile *f)
 	if (!in)
 		return -1;
 	f->owner = -1;
-	f->pinned = f->nranges = -1;
+	f->pinned = f->nranges = f->nsegs = -1;
 	while (fgets(line, sizeof(line), in)) {
 		unsigned long long a, b, n;
 		long long v;
@@ -321,6 +323,8 @@ static int parse_fdinfo(const char *path, struct mfile *f)
 			f->pinned = v;
 		} else if (sscanf(line, "mpin_ranges: %lld", &v) == 1) {
 			f->nranges = v;
+		} else if (sscanf(line, "mpin_segments: %lld", &v) == 1) {
+			f->nsegs = v;
 		} else if (sscanf(line, "mpin_ranges_omitted: %lld", &v) == 1) {
 			f->omitted = v;
 		} else if (sscanf(line, "mpin_range: %llx-%llx %llu", &a, &b, &n) == 3) {
@@ -495,6 +499,11 @@ static void scan_procs(struct scan *sc)
 			p->pinned += f->pinned;
 			p->nranges += f->nranges;
 		}
+		/* A module before 0.3 shows no segment count. */
+		if (f->nsegs < 0 || p->nsegs < 0)
+			p->nsegs = -1;
+		else
+			p->nsegs += f->nsegs;
 	}
 }
 
@@ -635,6 +644,8 @@ static void print_json(const struct modstate *ms, const struct sysfs_vals *sv,
 			printf("%.2f", mib(p->pinned, psz));
 		printf(",\n      \"ranges\": ");
 		json_num_or_null(p->nranges);
+		printf(",\n      \"segments\": ");
+		json_num_or_null(p->nsegs);
 		printf(",\n      \"files\": [");
 		for (j = 0; j < p->nfiles; j++) {
 			const struct mfile *f = p->files[j];
@@ -644,6 +655,8 @@ static void print_json(const struct modstate *ms, const struct sysfs_vals *sv,
 			json_num_or_null(f->pinned);
 			printf(", \"ranges\": ");
 			json_num_or_null(f->nranges);
+			printf(", \"segments\": ");
+			json_num_or_null(f->nsegs);
 			printf(", \"ranges_omitted\": %lld, \"range_list\": [", f->omitted);
 			for (k = 0; k < f->nshown; k++)
 				printf("%s{\"start\": \"0x%llx\", \"end\": \"0x%llx\", \"pages\": %llu}",
@@ -713,17 +726,21 @@ static void print_text(const struct modstate *ms, const struct sysfs_vals *sv,
 	printf("\n");
 	print_num("metadata", sv->v[S_METADATA], " bytes");
 
-	printf("\n%8s %-10s %-16s %4s %10s %11s %7s\n", "PID", "USER", "COMM", "CTX",
-	       "PAGES", "PINNED_MiB", "RANGES");
+	printf("\n%8s %-10s %-16s %4s %10s %11s %7s %8s\n", "PID", "USER", "COMM", "CTX",
+	       "PAGES", "PINNED_MiB", "RANGES", "SEGMENTS");
 	for (i = 0; i < sc->nprocs; i++) {
 		const struct proc *p = &sc->procs[i];
 
 		printf("%8d %-10.10s %-16.16s %4d ", p->pid, p->user, p->comm, p->contexts);
 		if (p->pinned < 0)
-			printf("%10s %11s %7s\n", "?", "?", "?");
+			printf("%10s %11s %7s", "?", "?", "?");
 		else
-			printf("%10lld %11.2f %7lld\n", p->pinned, mib(p->pinned, psz),
+			printf("%10lld %11.2f %7lld", p->pinned, mib(p->pinned, psz),
 			       p->nranges);
+		if (p->nsegs < 0)
+			printf(" %8s\n", "?");
+		else
+			printf(" %8lld\n", p->nsegs);
 		if (p->pinned > 0)
 			sum += p->pinned;
 		if (!verbose)
@@ -731,7 +748,10 @@ static void print_text(const struct modstate *ms, const struct sysfs_vals *sv,
 		for (j = 0; j < p->nfiles; j++) {
 			const struct mfile *f = p->files[j];
 
-			printf("%8s   fd %d of pid %d: %lld pages\n", "", f->fd, f->holder, f->pinned);
+			printf("%8s   fd %d of pid %d: %lld pages", "", f->fd, f->holder, f->pinned);
+			if (f->nsegs >= 0)
+				printf(" in %lld physical segments", f->nsegs);
+			printf("\n");
 			for (k = 0; k < f->nshown; k++)
 				printf("%8s     0x%llx-0x%llx %llu pages\n", "", f->ranges[k].start,
 				       f->ranges[k].end, f->ranges[k].pages);
