@@ -70,9 +70,11 @@ struct mpin_segment {
 	__u64 len;
 };
 
-/* MPIN_IOC_SEGMENTS flags */
-#define MPIN_SEGMENTS_PARTIAL	(1U << 0)	/* leave out what is not pinned
-						 * instead of failing with ENXIO */
+/*
+ * MPIN_IOC_SEGMENTS flags.  MPIN_SEGMENTS_PARTIAL: leave out what is not
+ * pinned instead of failing with ENXIO.
+ */
+#define MPIN_SEGMENTS_PARTIAL	_BITUL(0)
 
 /**
  * struct mpin_segments - MPIN_IOC_SEGMENTS argument
