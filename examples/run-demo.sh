@@ -13,19 +13,10 @@ top=$(cd "$here/.." && pwd)
 kver=${KVER:-}
 module=$top/mpin.ko
 out=$top/build/demo
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--kver) kver=$2; shift 2 ;;
-	--module) module=$2; shift 2 ;;
-	--out) out=$2; shift 2 ;;
-	--) shift; break ;;
-	-h | --help) sed -n '/^# make demo/,/^# is read-only/s/^# \{0,1\}//p' "$0"; exit 0 ;;
-	*) echo "run-demo.sh: unknown argument $1" >&2; exit 2 ;;
-	esac
-done
-[ -n "$kver" ] || kver=$("$top/tests/vm/kver.sh")
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+vm_run_opts "$0" "make demo" "is read-only" "$@"
+set -- "${rest[@]}"
 
 rc=0
 # The samples stay out of the terminal: they are read back from the log.

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "tap.h"
+#include "helpers.h"
 #include "mpin.h"
 
 int main(void)

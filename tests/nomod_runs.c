@@ -9,7 +9,7 @@
  * page frames, which the kernel's FOLL_PIN counters would not notice.
  * Needs no module; runs in well under a second.
  */
-#include "tap.h"
+#include "helpers.h"
 
 #include <stdint.h>
 

@@ -3,13 +3,13 @@
  * Raw MPIN_IOC_PIN/UNPIN helpers for the functional tests that need the
  * `pages` out-field, plus the "how many pages does this mm pin" oracle
  * (VmPin and /sys/kernel/mpin/pinned_pages, relative to the start).
- * Include after tap.h.  Everything is static inline: a test uses what it
+ * Include after helpers.h.  Everything is static inline: a test uses what it
  * needs without -Wunused-function.
  */
 #ifndef MPIN_TESTS_RAW_H
 #define MPIN_TESTS_RAW_H
 
-#include "tap.h"
+#include "helpers.h"
 
 #include <fcntl.h>
 #include <stdint.h>

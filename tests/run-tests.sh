@@ -16,12 +16,16 @@
 #
 # Order: prepare the machine (fs-DAX on /dev/pmem0, a loop-mounted ext4,
 # hugetlb pages, THP), run nomod_* without the module, insmod, run t_*,
-# rmmod.  Each test's TAP output is shown prefixed with its name; after each
-# test the harness adds its own assertions: exit status, plan, no bail-out,
-# no kernel warning in dmesg, the module's pinned_pages/handles back to
-# their baseline, and the kernel's FOLL_PIN balance back to its baseline.
-# The last line is "N passed, M failed, K skipped" over every assertion;
-# the exit status is 0 iff M is 0.
+# rmmod.  Prints KTAP (docs/testing.md): each test is a nested subtest
+# whose results are the test's own, followed by the runner's checks of it
+# ("oracle: ..."): exit status (kselftest's: 0, 1 after failed results,
+# 4 for a skipped test), the test ran to its end (its plan matches its
+# results), no bail-out, no kernel warning in dmesg, the module's
+# pinned_pages/handles back to their baseline, the kernel's FOLL_PIN
+# balance back to its baseline; then one verdict line per test ("ok 3
+# t_range", "not ok", "# SKIP why").  insmod and rmmod are tests of their
+# own.  The last lines are "# assertions: ..." and "N passed, M failed,
+# K skipped", counting tests; the exit status is 0 iff M is 0.
 #
 # Tests get: MPIN_DAX_DIR (fs-DAX ext4; unset if no pmem), MPIN_EXT4_DIR
 # (non-DAX ext4 on loop), MPIN_TOPDIR, MPIN_MODULE, TMPDIR; cwd is an empty
@@ -82,32 +86,72 @@ for tool in timeout dmesg awk mkfs.ext4 mount; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 
-# --- reporting -------------------------------------------------------------
-npass=0 nfail=0 nskip=0
+# --- reporting (KTAP) --------------------------------------------------------
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"	# settle, diag, BAD_DMESG
+tn=0 tpass=0 tfail=0 tskip=0	# tests (the outer level)
+apass=0 afail=0 askip=0 axfail=0 axpass=0	# assertions (every level)
+bn=0 bfail=0			# the current test's nested results
 failed_tests=()
 
-# assert PREFIX COND MESSAGE: one harness assertion; COND is 0 for ok.
+# begin NAME: a test's nested block.
+begin() {
+	printf '  KTAP version 1\n  # Subtest: %s\n' "$1"
+	bn=0 bfail=0
+}
+# count_results FILE: adds the results in FILE (a test's own output) to
+# the assertion totals; prints "N FAILED".
+count_results() {
+	local c
+	c=$(awk '
+		/^(not )?ok [0-9]+/ {
+			n++
+			if ($1 == "not") fail++
+			else if ($0 ~ / # SKIP/) skip++
+			else if ($0 ~ / # XFAIL/) xfail++
+			else if ($0 ~ / # XPASS/) xpass++
+			else pass++
+		}
+		END { printf "%d %d %d %d %d %d\n", n, pass, fail, skip, xfail, xpass }' "$1")
+	read -r bn c1 c2 c3 c4 c5 <<<"$c"
+	apass=$((apass + c1 + c4 + c5)) afail=$((afail + c2)) askip=$((askip + c3))
+	axfail=$((axfail + c4)) axpass=$((axpass + c5)) bfail=$((bfail + c2))
+}
+# assert NAME COND MESSAGE: one of the runner's results in the current
+# block; COND is 0 for ok.
 assert() {
+	bn=$((bn + 1))
 	if [ "$2" = 0 ]; then
-		echo "$1: [harness] ok - $3"
-		npass=$((npass + 1))
+		echo "  ok $bn ${3//#/*}"
+		apass=$((apass + 1))
 	else
-		echo "$1: [harness] not ok - $3"
-		nfail=$((nfail + 1))
+		echo "  not ok $bn ${3//#/*}"
+		afail=$((afail + 1)) bfail=$((bfail + 1))
 	fi
 	return "$2"
 }
-diag() { echo "# $*"; }
-
-# Wait up to ~2 s for "$@" to succeed: pins of a killed child are released
-# when its last file reference goes, which may be a moment after exit.
-settle() {
-	local _
-	for _ in $(seq 20); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	"$@"
+# verdict NAME [SKIP-REASON]: ends the block, prints the test's result.
+verdict() {
+	echo "  1..$bn"
+	tn=$((tn + 1))
+	if [ "$bfail" != 0 ]; then
+		echo "not ok $tn $1"
+		tfail=$((tfail + 1))
+		failed_tests+=("$1")
+	elif [ -n "${2:-}" ]; then
+		echo "ok $tn $1 # SKIP $2"
+		tskip=$((tskip + 1))
+	else
+		echo "ok $tn $1"
+		tpass=$((tpass + 1))
+	fi
+}
+# not_run NAME WHY: a test that could not run.
+not_run() {
+	begin "$1"
+	echo "  # $2"
+	assert "$1" 1 "runs ($2)" || true
+	verdict "$1"
 }
 
 # --- kernel oracles ----------------------------------------------------------
@@ -158,26 +202,20 @@ prefix() {
 	local l
 	while IFS= read -r l; do printf '%s%s\n' "$1" "$l"; done
 }
-# Kernel reports: KASAN ("BUG: KASAN: ..."), lockdep ("WARNING: possible
-# circular locking ...", "BUG: sleeping function ..."), WARN ("WARNING:
-# CPU: ..."), DEBUG_VM (VM_BUG_ON: "page dumped because", "kernel BUG at",
-# no "BUG:"), DEBUG_LIST ("list_add corruption", with a WARNING), kmemleak's
-# own complaints, and any stack dump.  tests/debug-kernel/guest.sh has a copy.
-BAD_DMESG='BUG:|WARNING:|Oops|general protection|kernel BUG at|page dumped because|list_(add|del) corruption|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|kmemleak|sleeping function called from invalid context|Call Trace'
-
-# check_dmesg PREFIX: the kernel complained about nothing since the mark.
-# Known reports of the kernel's own bugs, with no mpin frame, are dropped
-# first and said so (tests/known-kernel-reports.awk).
+# check_dmesg NAME: the kernel complained about nothing since the mark
+# (tests/lib.sh's BAD_DMESG).  Known reports of the kernel's own bugs, with
+# no mpin frame, are dropped first and said so
+# (tests/known-kernel-reports.awk).
 check_dmesg() {
 	local log bad
 	log=$(dmesg_since_mark | awk -f "$top/tests/known-kernel-reports.awk")
-	printf '%s\n' "$log" | grep '^# known kernel report' | prefix "$1: "
+	printf '%s\n' "$log" | grep '^# known kernel report' | prefix "  "
 	bad=$(printf '%s\n' "$log" | grep -E "$BAD_DMESG" || true)
 	if [ -z "$bad" ]; then
-		assert "$1" 0 "no kernel warnings in dmesg"
+		assert "$1" 0 "oracle: no kernel warnings in dmesg"
 	else
-		printf '%s\n' "$bad" | head -n 40 | prefix "$1: dmesg: "
-		assert "$1" 1 "no kernel warnings in dmesg"
+		printf '%s\n' "$bad" | head -n 40 | prefix "  # dmesg: "
+		assert "$1" 1 "oracle: no kernel warnings in dmesg"
 	fi
 }
 
@@ -256,19 +294,22 @@ mod_ready() { [ -c /dev/mpin ] && [ -d /sys/kernel/mpin ]; }
 
 load_module() {
 	local p=insmod out rc=0
+	begin "$p"
 	kmsg_mark "$p"
 	if mod_loaded; then
-		diag "$modname already loaded: unloading it first"
+		echo "  # $modname already loaded: unloading it first"
 		rmmod "$modname" || true
 	fi
 	out=$(insmod "$module" 2>&1) || rc=$?
-	[ -z "$out" ] || printf '%s\n' "$out" | prefix "$p: "
-	assert "$p" "$rc" "insmod $module" || { check_dmesg "$p"; return 1; }
-	# devtmpfs creates the node as soon as misc_register() returns.
-	rc=0; settle mod_ready || rc=1
-	assert "$p" "$rc" "/dev/mpin and /sys/kernel/mpin appear" || true
+	[ -z "$out" ] || printf '%s\n' "$out" | prefix "  # "
+	if assert "$p" "$rc" "insmod $module"; then
+		# devtmpfs creates the node as soon as misc_register() returns.
+		rc=0; settle mod_ready || rc=1
+		assert "$p" "$rc" "/dev/mpin and /sys/kernel/mpin appear" || true
+	fi
 	check_dmesg "$p" || true
-	[ "$rc" = 0 ]
+	verdict "$p"
+	[ "$bfail" = 0 ]
 }
 
 # kmemleak (debug kernels only): objects the module leaked.  Scanned while
@@ -285,38 +326,43 @@ check_kmemleak() {
 		{ blk = blk $0 "\n" }
 		END { if (index(blk, mod)) printf "%s", blk }' "$kml")
 	if [ -z "$leaks" ]; then
-		assert "$p" 0 "kmemleak: no leaked object allocated by $modname"
+		assert "$p" 0 "oracle: kmemleak: no leaked object allocated by $modname"
 	else
-		printf '%s\n' "$leaks" | head -n 60 | prefix "$p: kmemleak: "
-		assert "$p" 1 "kmemleak: no leaked object allocated by $modname"
+		printf '%s\n' "$leaks" | head -n 60 | prefix "  # kmemleak: "
+		assert "$p" 1 "oracle: kmemleak: no leaked object allocated by $modname"
 	fi
 }
 
 unload_module() {
 	local p=rmmod out rc=0
+	begin "$p"
 	check_kmemleak "$p" || true
 	kmsg_mark "$p"
 	# Retry briefly: the last file reference may still be going away.
 	settle rmmod "$modname" 2>/dev/null || out=$(rmmod "$modname" 2>&1) || rc=$?
-	[ -z "${out:-}" ] || printf '%s\n' "$out" | prefix "$p: "
+	[ -z "${out:-}" ] || printf '%s\n' "$out" | prefix "  # "
 	assert "$p" "$rc" "rmmod $modname" || true
 	check_dmesg "$p" || true
 	rc=0; [ "$(pin_balance)" = "$pins_before_module" ] || rc=1
-	assert "$p" "$rc" "FOLL_PIN balance after rmmod equals the one before insmod ($(pin_balance) vs $pins_before_module)" || true
+	assert "$p" "$rc" "oracle: FOLL_PIN balance after rmmod equals the one before insmod ($(pin_balance) vs $pins_before_module)" || true
+	verdict "$p"
 }
 
 # --- one test ----------------------------------------------------------------
-# run_test NAME WITH_MODULE
+# run_test NAME WITH_MODULE: the test's own KTAP streamed as a nested
+# block (its version and plan lines left out: the block's are the
+# runner's), then the runner's oracles as more results of the block, then
+# the verdict.
 run_test() {
-	local name=$1 with_mod=$2 out rc res pass fail skip n plans plan bail skipall tpid
-	local pins0 pp0='' h0='' t0 t1 f0=$nfail p0=$npass s0=$nskip why scratch
+	local name=$1 with_mod=$2 out rc res plans plan bail skipall skipwhy tpid
+	local pins0 pp0='' h0='' t0 t1 why scratch n_own
 	# The raw output stays in /tmp/mpin-tests for a look afterwards.
 	out=/tmp/mpin-tests/$name.out
 	scratch=/tmp/mpin-tests/$name
 	rm -rf "$scratch"
 	mkdir -m 1777 "$scratch" # tests may drop to uid 65534
 
-	echo "== $name"
+	begin "$name"
 	kmsg_mark "$name"
 	pins0=$(pin_balance)
 	if [ "$with_mod" = 1 ]; then
@@ -330,96 +376,88 @@ run_test() {
 	: >"$out"
 	(cd "$scratch" && exec timeout -k 10 "$test_timeout" "$bindir/$name") </dev/null >"$out" 2>&1 &
 	tpid=$!
-	tail -n +1 -s 0.2 --pid="$tpid" -f "$out" | awk -v p="$name: " '{ print p $0; fflush() }'
+	tail -n +1 -s 0.2 --pid="$tpid" -f "$out" | awk '
+		/^[ \t]*(K?TAP version [0-9]+|1\.\.[0-9]+)/ { next }
+		{ print "  " $0; fflush() }'
 	rc=0
 	{ wait "$tpid"; } 2>/dev/null || rc=$? # (no "Segmentation fault" from bash)
 	t1=${EPOCHREALTIME/./}
 	# Leftover processes would make later tests timing-dependent.
 	if kill -KILL -- "-$tpid" 2>/dev/null; then
-		diag "$name: killed the processes it left behind"
+		echo "  # killed the processes it left behind"
 	fi
 
-	# TAP: top-level "ok"/"not ok" lines, the plan, "Bail out!".
-	# "# SKIP" and "# TODO" results count as skipped.
+	# Its results, plan lines, "Bail out!", "1..0 # SKIP why".
+	count_results "$out"
+	n_own=$bn
 	res=$(awk '
-		/^(not )?ok([ \t]|$)/ {
-			n++
-			l = tolower($0)
-			if (l ~ /#[ \t]*(skip|todo)/) skip++
-			else if ($1 == "ok") pass++
-			else fail++
-			next
-		}
 		/^1\.\.[0-9]+/ {
 			plans++
 			split($0, a, /[^0-9.]/); sub(/^1\.\./, "", a[1]); plan = a[1] + 0
-			if (plan == 0 && tolower($0) ~ /#[ \t]*skip/) skipall = 1
+			if (plan == 0 && $0 ~ /# *SKIP/) { skipall = 1; why = $0; sub(/^[^#]*# *SKIP */, "", why) }
 			next
 		}
 		/^Bail out!/ { bail = 1 }
-		END { printf "%d %d %d %d %d %d %d %d\n", pass, fail, skip, n, plans, plan, bail, skipall }
+		END { printf "%d %d %d %d %s\n", plans, plan, bail, skipall, why }
 	' "$out")
-	read -r pass fail skip n plans plan bail skipall <<<"$res"
-	npass=$((npass + pass)) nfail=$((nfail + fail)) nskip=$((nskip + skip))
-	# A whole-test skip ("1..0 # SKIP why") counts once, so it shows up.
-	[ "$skipall" = 0 ] || nskip=$((nskip + 1))
+	read -r plans plan bail skipall skipwhy <<<"$res"
+	# A whole-test skip ("1..0 # SKIP why") is one skipped result.
+	if [ "$skipall" = 1 ] && [ "$n_own" = 0 ]; then
+		bn=1 askip=$((askip + 1))
+		echo "  ok 1 $name: the whole test # SKIP $skipwhy"
+	fi
 
-	# Exit status: 0, or 1 after failed assertions (tap_done), or 2 after
-	# a bail-out; those are already counted, anything else is not.
-	if [ "$rc" = 0 ]; then
-		assert "$name" 0 "exit status 0" || true
-	elif [ "$rc" = 1 ] && [ "$fail" -gt 0 ]; then
-		assert "$name" 0 "exit status 1 after $fail failed assertion(s)" || true
-	elif [ "$rc" = 2 ] && [ "$bail" = 1 ]; then
-		assert "$name" 0 "exit status 2 after Bail out!" || true
+	# Exit status as kselftest's: 0; 1 (KSFT_FAIL) after failed results
+	# or a bail-out; 4 (KSFT_SKIP) after "1..0 # SKIP".  Anything else is
+	# a failure of its own.
+	if [ "$rc" = 0 ] && [ "$skipall" = 0 ]; then
+		assert "$name" 0 "oracle: exit status 0" || true
+	elif [ "$rc" = 1 ] && [ "$bfail" -gt 0 ]; then
+		assert "$name" 0 "oracle: exit status 1 after $bfail failed result(s)" || true
+	elif [ "$rc" = 1 ] && [ "$bail" = 1 ]; then
+		assert "$name" 0 "oracle: exit status 1 after Bail out!" || true
+	elif [ "$rc" = 4 ] && [ "$skipall" = 1 ]; then
+		assert "$name" 0 "oracle: exit status 4 (skip) after a whole-test SKIP (1..0)" || true
 	else
 		case "$rc" in
 		124 | 137) why="timed out after ${test_timeout}s" ;;
 		12[5-7]) why="could not be run (status $rc)" ;;
-		*) if [ "$rc" -gt 128 ]; then why="killed by signal $((rc - 128))"; else why="exit status $rc without a failed assertion"; fi ;;
+		*) if [ "$rc" -gt 128 ]; then why="killed by signal $((rc - 128))"; else why="exit status $rc (results: $n_own, failed: $bfail, skip-all: $skipall)"; fi ;;
 		esac
-		assert "$name" 1 "exit status: $why" || true
+		assert "$name" 1 "oracle: exit status: $why" || true
 	fi
-	if [ "$plans" = 1 ] && [ "$plan" = "$n" ]; then
-		assert "$name" 0 "plan 1..$plan matches $n results" || true
+	if [ "$plans" = 1 ] && [ "$plan" = "$n_own" ]; then
+		assert "$name" 0 "oracle: ran to its end: plan 1..$plan matches $n_own results" || true
 	elif [ "$plans" = 0 ]; then
-		assert "$name" 1 "plan: none printed ($n results)" || true
+		assert "$name" 1 "oracle: ran to its end: no plan printed ($n_own results)" || true
 	else
-		assert "$name" 1 "plan: $plans plan lines, last 1..$plan, $n results" || true
+		assert "$name" 1 "oracle: ran to its end: $plans plan lines, last 1..$plan, $n_own results" || true
 	fi
-	assert "$name" "$bail" "no Bail out!" || true
+	assert "$name" "$bail" "oracle: no Bail out!" || true
 	check_dmesg "$name" || true
 
 	if [ "$with_mod" = 1 ] && ! mod_loaded; then
 		# The counters start afresh: nothing to compare them with.
-		assert "$name" 1 "module still loaded afterwards (reloading it)" || true
+		assert "$name" 1 "oracle: module still loaded afterwards (reloading it)" || true
 		insmod "$module" && settle mod_ready || true
 	elif [ "$with_mod" = 1 ]; then
 		res=0; settle sysfs_is pinned_pages "$pp0" || res=1
-		assert "$name" "$res" "pinned_pages back to baseline ($(sysfs pinned_pages), was $pp0)" || true
+		assert "$name" "$res" "oracle: pinned_pages back to baseline ($(sysfs pinned_pages), was $pp0)" || true
 		res=0; settle sysfs_is handles "$h0" || res=1
-		assert "$name" "$res" "handles back to baseline ($(sysfs handles), was $h0)" || true
+		assert "$name" "$res" "oracle: handles back to baseline ($(sysfs handles), was $h0)" || true
 	fi
 	if [ "$pins0" = none ]; then
-		diag "$name: no nr_foll_pin_* in /proc/vmstat: pin balance not checked"
+		echo "  # no nr_foll_pin_* in /proc/vmstat: pin balance not checked"
 	else
 		res=0; settle pin_balance_is "$pins0" || res=1
-		assert "$name" "$res" "FOLL_PIN balance back to baseline ($(pin_balance), was $pins0)" || true
+		assert "$name" "$res" "oracle: FOLL_PIN balance back to baseline ($(pin_balance), was $pins0)" || true
 	fi
 
-	# Verdict; on failure the whole kernel log of the test helps.
-	if [ "$nfail" -gt "$f0" ]; then
-		dmesg_since_mark | tail -n 100 | prefix "$name: dmesg: "
-		failed_tests+=("$name")
-		res=FAIL
-	elif [ "$skipall" = 1 ]; then
-		res=SKIP
-	else
-		res=PASS
-	fi
-	printf '%s %s: %d passed, %d failed, %d skipped (harness checks included), %d.%01ds\n' \
-		"$res" "$name" $((npass - p0)) $((nfail - f0)) $((nskip - s0)) \
+	# On failure the whole kernel log of the test helps.
+	[ "$bfail" = 0 ] || dmesg_since_mark | tail -n 100 | prefix "  # dmesg: "
+	printf '  # %s: %d results, %d failed, %d.%01ds\n' "$name" "$bn" "$bfail" \
 		$(((t1 - t0) / 1000000)) $(((t1 - t0) / 100000 % 10))
+	if [ "$skipall" = 1 ]; then verdict "$name" "$skipwhy"; else verdict "$name"; fi
 	rm -rf "$scratch" 2>/dev/null || true
 }
 
@@ -454,6 +492,11 @@ done
 [ $((${#nomod[@]} + ${#tests[@]})) -gt 0 ] || die "no tests (nomod_* or t_* executables) in $bindir"
 [ ${#ignored[@]} = 0 ] || diag "not tests (not nomod_*/t_*), ignored: ${ignored[*]}"
 
+# The outer plan: every test, and insmod and rmmod around the t_* tests.
+ntests=$((${#nomod[@]} + ${#tests[@]}))
+[ ${#tests[@]} = 0 ] || [ "$use_module" = 0 ] || ntests=$((ntests + 2))
+ktap_header
+echo "1..$ntests"
 t_start=$SECONDS
 prepare
 diag "prepared in $((SECONDS - t_start))s"
@@ -477,14 +520,23 @@ if [ ${#tests[@]} -gt 0 ]; then
 				run_test "$t" 1
 			done
 		else
-			diag "module did not load: not running ${#tests[@]} tests: ${tests[*]}"
-			failed_tests+=("${tests[@]}")
+			for t in "${tests[@]}"; do
+				not_run "$t" "the module did not load"
+			done
 		fi
-		mod_loaded && unload_module
+		if mod_loaded; then
+			unload_module
+		else
+			begin rmmod
+			echo "  1..0 # SKIP the module is not loaded"
+			tn=$((tn + 1)) tskip=$((tskip + 1))
+			echo "ok $tn rmmod # SKIP the module is not loaded"
+		fi
 	fi
 fi
 
-diag "ran $((${#nomod[@]} + ${#tests[@]})) tests in $((SECONDS - t_start))s"
-[ ${#failed_tests[@]} = 0 ] || echo "FAILED: ${failed_tests[*]}"
-echo "$npass passed, $nfail failed, $nskip skipped"
-[ "$nfail" = 0 ]
+diag "ran $tn tests in $((SECONDS - t_start))s"
+[ ${#failed_tests[@]} = 0 ] || diag "FAILED: ${failed_tests[*]}"
+diag "assertions: $apass passed ($axfail XFAIL, $axpass XPASS), $afail failed, $askip skipped"
+echo "$tpass passed, $tfail failed, $tskip skipped"
+[ "$tfail" = 0 ]

@@ -8,7 +8,7 @@
  * EFAULT pins nothing).  After all of it the caller's state (VmPin,
  * pinned_pages, FOLL_PIN counters) is what it was.
  */
-#include "tap.h"
+#include "helpers.h"
 #include "raw.h"
 
 #include <pthread.h>

@@ -11,14 +11,15 @@
 # numbers are printed as diagnostics only.
 set -u
 top=${MPIN_TOPDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+ktap_header
 bench=$top/tests/bench
 if [ ! -x "$bench/bin/mpin-bench" ]; then
-	echo "1..0 # SKIP no $bench/bin/mpin-bench (make -C tests/bench)"
-	exit 0
+	skip_all "no $bench/bin/mpin-bench (make -C tests/bench)"
 fi
 if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root (soft-RoCE setup, pagemap)"
-	exit 0
+	skip_all "needs root (soft-RoCE setup, pagemap)"
 fi
 if ! why=$("$bench/rxe.sh" up); then
 	echo "# $why"

@@ -41,7 +41,7 @@
  * order-0 allocations eligible) and restores them at exit.  Without
  * CONFIG_FAULT_INJECTION (Debian's stock kernel) the test skips.
  */
-#include "tap.h"
+#include "helpers.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -173,15 +173,6 @@ static int fired(void)
 }
 
 /* ---- what the state is ----------------------------------------------------- */
-
-static long long read_ll(const char *path)
-{
-	char buf[64];
-
-	if (read_str(path, buf, sizeof(buf)))
-		return -1;
-	return strtoll(buf, NULL, 10);
-}
 
 static int count_fds(void)
 {
@@ -695,15 +686,12 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	psz = sysconf(_SC_PAGESIZE);
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root (debugfs fault-injection knobs)\n");
-		return 0;
-	}
+	if (geteuid() != 0)
+		tap_skip_all("needs root (debugfs fault-injection knobs)");
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (access(need[i], F_OK)) {
-			printf("1..0 # SKIP no %s: kernel without CONFIG_FAULT_INJECTION, FAILSLAB, FAIL_PAGE_ALLOC, FAULT_INJECTION_USERCOPY and FAULT_INJECTION_DEBUG_FS (make check-debug runs this)\n",
-			       need[i]);
-			return 0;
+			tap_skip_all("no %s: kernel without CONFIG_FAULT_INJECTION, FAILSLAB, FAIL_PAGE_ALLOC, FAULT_INJECTION_USERCOPY and FAULT_INJECTION_DEBUG_FS (make check-debug runs this)",
+				     need[i]);
 		}
 	if (access("/dev/mpin", F_OK))
 		tap_bail("no /dev/mpin: the module is not loaded");

@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 
 #include <mpin/mpin-uapi.h>
-#include "tap.h"
+#include "helpers.h"
 #include "mpin.h"
 
 #define NP 16
@@ -30,17 +30,6 @@ static long page_kb;
 static long long p0, h0;
 static char *pbuf;			/* the parent's pinned buffer */
 static unsigned long long pfns[NP];
-
-static char *map_pages(size_t n)
-{
-	char *p = mmap(NULL, n * psz, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		tap_bail("mmap %zu pages: %s", n, strerror(errno));
-	memset(p, 0x5a, n * psz);
-	return p;
-}
 
 static long raw_ioctl(int fd, unsigned long cmd, const void *addr, size_t len,
 		      unsigned long long *pages)
@@ -87,7 +76,7 @@ static void parent_state(const char *when, long long pinned)
 /* What a process with another mm gets from @fd. */
 static void foreign_use(int fd, const char *how)
 {
-	char *own = map_pages(NP);
+	char *own = map_filled(NP, 0x5a);
 	unsigned long long pages;
 
 	tap_errno(raw_ioctl(fd, MPIN_IOC_PIN, pbuf, NP * psz, &pages), EBADFD,
@@ -161,8 +150,8 @@ int main(void)
 		tap_bail("mpin module not loaded");
 	p0 = mpin_sysfs("pinned_pages");
 	h0 = mpin_sysfs("handles");
-	pbuf = map_pages(NP);
-	more = map_pages(4);
+	pbuf = map_filled(NP, 0x5a);
+	more = map_filled(4, 0x5a);
 
 	/* ---- inherited over fork ---- */
 	fd = open("/dev/mpin", O_RDWR);

@@ -15,7 +15,7 @@
  *    failure, nothing left pinned.
  * PFNs come from /proc/self/pagemap: runs as root.
  */
-#include "tap.h"
+#include "helpers.h"
 #include "mpin.h"
 
 #include <pthread.h>

@@ -15,17 +15,18 @@
 # MPIN_FUZZ_ARGS adds options (--verbose, --no-fork, --check-every K).
 set -u
 top=${MPIN_TOPDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+ktap_header
 fuzz=$top/tests/fuzz/mpin-fuzz
 runs=${MPIN_FUZZ_RUNS:-"0x6d70696e:1 0x66757a7a:3 random:2"}
 ops=${MPIN_FUZZ_OPS:-1500}
 
 if [ ! -x "$fuzz" ]; then
-	echo "1..0 # SKIP no $fuzz (make -C tests/fuzz)"
-	exit 0
+	skip_all "no $fuzz (make -C tests/fuzz)"
 fi
 if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root (RLIMIT_MEMLOCK, CAP_IPC_LOCK, max_pinned_pages)"
-	exit 0
+	skip_all "needs root (RLIMIT_MEMLOCK, CAP_IPC_LOCK, max_pinned_pages)"
 fi
 
 # Progress lines only for long runs.
@@ -35,7 +36,6 @@ quiet=--quiet
 # shellcheck disable=SC2086 # a list of runs
 set -- $runs
 echo "1..$#"
-n=0 failed=0
 for run in "$@"; do
 	n=$((n + 1))
 	seed=${run%%:*} threads=${run#*:}
@@ -49,9 +49,9 @@ for run in "$@"; do
 	t1=${EPOCHREALTIME/./}
 	what="fuzz: seed $seed, $threads thread(s), $ops operations ($(((t1 - t0) / 1000000)).$(((t1 - t0) / 100000 % 10)) s)"
 	if [ "$rc" = 0 ] && grep -q '^# PASS' "$log"; then
-		echo "ok $n - $what: every invariant held"
+		echo "ok $n $what: every invariant held"
 	else
-		echo "not ok $n - $what: exit status $rc"
+		echo "not ok $n $what: exit status $rc"
 		failed=$((failed + 1))
 	fi
 	rm -f "$log"

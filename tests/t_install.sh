@@ -5,10 +5,9 @@
 # pkg-config (shared and static), make uninstall: tests/host/install.sh.
 #
 # make check runs that script on the build machine before the VM boots,
-# with --keep BINDIR/install.  Here, if its results are fresh (newer than
-# everything make install installs), they are counted (renumbered, marked
-# "host:"), and the two programs it built are run against the loaded
-# module: they must pin.  Otherwise the whole script runs here: the guest
+# with --keep BINDIR/install, and reports its results itself.  Here, if
+# they are fresh (newer than everything make install installs), the two
+# programs it built are run against the loaded module: they must pin.  Otherwise the whole script runs here: the guest
 # sees the source tree read-only, so a writable overlay (tmpfs upper
 # layer) is mounted over it at the same path, in a mount namespace of this
 # test only, and make install runs as on a real machine (slow under TCG:
@@ -17,6 +16,8 @@ set -u
 top=${MPIN_TOPDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 script=$top/tests/host/install.sh
 keep=$(cd "$(dirname "$0")" && pwd)/install
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
 
 fresh() {
 	local newer
@@ -27,43 +28,29 @@ fresh() {
 }
 
 if fresh; then
-	echo "# results of tests/host/install.sh on the build machine ($(date -r "$keep/host.tap" '+%F %T'))"
-	replay=$(awk '/^(not )?ok / {
-		n++
-		sub(/^ok [0-9]+ - /, "ok " n " - host: ")
-		sub(/^not ok [0-9]+ - /, "not ok " n " - host: ")
-		print
-	}
-	/^#/ { print }' "$keep/host.tap")
-	printf '%s\n' "$replay"
-	n=$(grep -c '^\(not \)\?ok ' <<<"$replay")
-	failed=0
-	t() { # t COND MESSAGE
-		n=$((n + 1))
-		if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
-	}
+	# Those results are make check's own (tests/check.sh nests them
+	# next to the suite's): here only what needs the module.
+	ktap_header
+	diag "the programs tests/host/install.sh built on the build machine ($(date -r "$keep/host.tap" '+%F %T')), its $(grep -c '^\(not \)\?ok ' "$keep/host.tap") results reported by make check"
 	lddout=$(LD_LIBRARY_PATH=$keep/lib ldd "$keep/ex_shared" 2>&1)
 	echo "$lddout" | grep libmpin | sed 's/^[[:space:]]*/# ldd: /'
 	grep -q "libmpin.so.1 => $keep/lib/libmpin.so.1 " <<<"$lddout"
-	t $? "ex_shared (built with pkg-config against DESTDIR) loads the installed libmpin.so.1"
+	ok $? "ex_shared (built with pkg-config against DESTDIR) loads the installed libmpin.so.1"
 	for ex in ex_shared ex_static; do
 		out=$(LD_LIBRARY_PATH=$keep/lib "$keep/$ex" 2>&1)
 		rc=$?
 		echo "# $ex: $out (exit $rc)"
 		[ "$rc" = 0 ] && [ -e /dev/mpin ]
-		t $? "$ex runs in the VM and pins through the installed library"
+		ok $? "$ex runs in the VM and pins through the installed library"
 	done
-	echo "1..$n"
-	grep -q '^not ok' "$keep/host.tap" && failed=1
-	exit "$failed"
+	ktap_done
 fi
 
 if [ -w "$top" ]; then
 	exec "$script" "$top"
 fi
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
-	echo "1..0 # SKIP $top is read-only and no overlay can be mounted (not root, or no unshare)"
-	exit 0
+	skip_all "$top is read-only and no overlay can be mounted (not root, or no unshare)"
 fi
 modprobe -q overlay 2>/dev/null
 ovl=$(mktemp -d "${TMPDIR:-/tmp}/t_install.XXXXXX")
@@ -73,7 +60,7 @@ exec unshare --mount --propagation private -- bash -c '
 	top=$1 ovl=$2 script=$3
 	if ! mount -t overlay overlay -o "lowerdir=$top,upperdir=$ovl/upper,workdir=$ovl/work" "$top"; then
 		echo "1..0 # SKIP cannot mount a writable overlay over $top"
-		exit 0
+		exit 4
 	fi
 	echo "# $top: writable overlay, changes in $ovl/upper (discarded)"
 	"$script" "$top"

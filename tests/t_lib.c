@@ -23,7 +23,7 @@
 #include <sys/syscall.h>
 
 #include <mpin/mpin-uapi.h>
-#include "tap.h"
+#include "helpers.h"
 #include "mpin.h"
 
 #define NTHR 8
@@ -31,17 +31,6 @@
 static size_t psz;
 static long page_kb;
 static long long p0, h0;
-
-static char *map_pages(size_t n)
-{
-	char *p = mmap(NULL, n * psz, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		tap_bail("mmap %zu pages: %s", n, strerror(errno));
-	memset(p, 0x33, n * psz);
-	return p;
-}
 
 static void eq(long long got, long long want, const char *what)
 {
@@ -100,7 +89,7 @@ static void test_lazy_open(void)
 	int fails = 0, fd = -1, fl;
 
 	eq(mpin_fds(NULL), 0, "no /dev/mpin descriptor before the first call");
-	tbuf = map_pages(NTHR);
+	tbuf = map_filled(NTHR, 0x33);
 	pthread_barrier_init(&bar, NULL, NTHR);
 	for (long i = 0; i < NTHR; i++)
 		pthread_create(&th[i], NULL, lazy, (void *)i);
@@ -145,7 +134,7 @@ static void test_query(void)
 
 static void test_errors(void)
 {
-	char *buf = map_pages(4), *ro, *hole;
+	char *buf = map_filled(4, 0x33), *ro, *hole;
 	void *top = (void *)(UINTPTR_MAX & ~(uintptr_t)(psz - 1));
 
 	tap_zero(mpin(buf + 100, 10), "mpin of 10 bytes inside a page -> 0");
@@ -162,7 +151,7 @@ static void test_errors(void)
 	eq(vmpin_kb(), 0, "VmPin (kB) after EACCES");
 	munmap(ro, 2 * psz);
 
-	hole = map_pages(3);
+	hole = map_filled(3, 0x33);
 	munmap(hole + psz, psz);
 	tap_errno(mpin(hole, 3 * psz), ENOMEM, "mpin over a hole -> -1 ENOMEM");
 	eq(vmpin_kb(), 0, "all or nothing: VmPin (kB) after the refused pin");
@@ -229,8 +218,8 @@ static void test_fork(void)
 {
 	int same = 1;
 
-	pbuf = map_pages(PN);
-	cbuf = map_pages(8);
+	pbuf = map_filled(PN, 0x33);
+	cbuf = map_filled(8, 0x33);
 	tap_zero(mpin(pbuf, PN * psz), "parent: mpin %d pages", PN);
 	for (int i = 0; i < PN; i++)
 		ppfn[i] = pfn_of(pbuf + i * psz);
@@ -257,7 +246,7 @@ static void test_fork(void)
  */
 static void test_raw_fork(void)
 {
-	char *buf = map_pages(4);
+	char *buf = map_filled(4, 0x33);
 	int p[2], st;
 	long res[4] = { -9, -9, -9, -9 };
 	pid_t pid;
@@ -301,7 +290,7 @@ static void test_raw_fork(void)
 /* ---- explicit contexts ---- */
 static void test_contexts(void)
 {
-	char *r = map_pages(PN);
+	char *r = map_filled(PN, 0x33);
 	struct mpin_context *c1 = mpin_context_open(), *c2 = mpin_context_open();
 	unsigned long long pfn0;
 	int fl;

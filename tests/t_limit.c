@@ -28,23 +28,13 @@
 #include <signal.h>
 #include <sys/mman.h>
 
-#include "tap.h"
+#include "helpers.h"
 #include "mpin.h"
 
 #define LIMIT_PAGES 16
 
 static size_t psz;
 static long page_kb;
-
-static char *map_pages(size_t n)
-{
-	char *p = mmap(NULL, n * psz, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		tap_bail("mmap %zu pages: %s", n, strerror(errno));
-	return p;
-}
 
 static void check_vmpin(long want_pages, const char *what)
 {

@@ -9,7 +9,7 @@
  * pinned_pages with the right count, has every page present after the
  * pin, and unpins back to zero.
  */
-#include "tap.h"
+#include "helpers.h"
 #include "raw.h"
 
 #include <linux/magic.h>

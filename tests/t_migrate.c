@@ -44,7 +44,7 @@
  * The partial munpin test runs before compaction.  Runs as root, < 10 s
  * in TCG.
  */
-#include "tap.h"
+#include "helpers.h"
 #include "raw.h"
 
 #include <pthread.h>
@@ -104,17 +104,6 @@ static int in_movable(unsigned long long pfn)
 static void measured(const char *name, long long v)
 {
 	tap_diag("measured: %s %lld", name, v);
-}
-
-/* n fresh anonymous private pages without THP, every byte @fill. */
-static char *anon(size_t n, int fill)
-{
-	char *p = xmmap(NULL, P(n), PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	madvise(p, P(n), MADV_NOHUGEPAGE);
-	memset(p, fill, P(n));
-	return p;
 }
 
 static unsigned long long *pfns(const char *p, size_t n)

@@ -11,7 +11,7 @@
  * RLIMIT_MEMLOCK gets ENOMEM with the rest pinned and reported exactly,
  * and EPERM at limit 0.  Environment: MPIN_EXT4_DIR (shared ext4 file).
  */
-#include "tap.h"
+#include "helpers.h"
 #include "raw.h"
 
 #include <pthread.h>

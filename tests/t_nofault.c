@@ -9,7 +9,7 @@
  * from /proc/self/pagemap (root) and must not change across touches,
  * compaction, fork and, with two NUMA nodes, move_pages(2).
  */
-#include "tap.h"
+#include "helpers.h"
 #include "raw.h"
 
 #include <linux/magic.h>

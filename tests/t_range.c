@@ -9,7 +9,7 @@
  * Oracles: the `pages` out-field, VmPin, /sys/kernel/mpin/pinned_pages,
  * and re-pinning (a re-pin reports how many pages were not pinned).
  */
-#include "tap.h"
+#include "helpers.h"
 #include "raw.h"
 
 #include <mpin.h>

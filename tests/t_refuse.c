@@ -12,7 +12,7 @@
  * Environment: MPIN_EXT4_DIR (non-DAX ext4), MPIN_DAX_DIR (ext4 -o dax);
  * tests that need them are skipped with the reason when they are unset.
  */
-#include "tap.h"
+#include "helpers.h"
 #include "raw.h"
 
 #include <dirent.h>

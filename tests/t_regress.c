@@ -52,7 +52,7 @@
 #include <sys/mman.h>
 
 #include <mpin/mpin-uapi.h>
-#include "tap.h"
+#include "helpers.h"
 
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 4U
@@ -106,15 +106,22 @@ static void zap_case(const char *name, char *p, size_t len, int (*zap)(char *, s
 	}
 	vm = vmpin_kb();
 	pp = mpin_sysfs("pinned_pages");
-	printf("%sok %d - %s: the pins stay (VmPin %ld kB, pinned_pages %lld)%s\n",
-	       vm == vm0 + (long)(len / 1024) && pp == pp0 + (long long)n ? "" : "not ",
-	       ++tap_n, name, vm - vm0, pp - pp0,
-	       todo ? " # TODO mpin.ko takes a hugetlb zap's MMU_NOTIFY_UNMAP for munmap" : "");
+	if (todo)
+		tap_todo(vm == vm0 + (long)(len / 1024) && pp == pp0 + (long long)n,
+			 "mpin.ko takes a hugetlb zap's MMU_NOTIFY_UNMAP for munmap",
+			 "%s: the pins stay (VmPin %ld kB, pinned_pages %lld)",
+			 name, vm - vm0, pp - pp0);
+	else
+		tap_ok(vm == vm0 + (long)(len / 1024) && pp == pp0 + (long long)n,
+		       "%s: the pins stay (VmPin %ld kB, pinned_pages %lld)",
+		       name, vm - vm0, pp - pp0);
 	r = mpin_range_ioctl(fd, MPIN_IOC_UNPIN, p, len, &pages);
-	printf("%sok %d - %s: munpin then releases all %llu (released %llu)%s\n",
-	       r == 0 && pages == n ? "" : "not ", ++tap_n, name, n, pages,
-	       todo ? " # TODO the zap released them already" : "");
-	fflush(stdout);
+	if (todo)
+		tap_todo(r == 0 && pages == n, "the zap released them already",
+			 "%s: munpin then releases all %llu (released %llu)", name, n, pages);
+	else
+		tap_ok(r == 0 && pages == n,
+		       "%s: munpin then releases all %llu (released %llu)", name, n, pages);
 	close(fd);
 	f = foll_pins_held();
 	tap_ok(vmpin_kb() == vm0 && mpin_sysfs("pinned_pages") == pp0 && f == f0,
@@ -185,17 +192,9 @@ static void test_hugetlb(void)
 static long long hp_read(const char *name)
 {
 	char path[128];
-	long long v = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), HP_SYSFS "%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
+	return read_ll(path);
 }
 
 static int hp_write(const char *name, const char *val)
@@ -379,10 +378,9 @@ static void test_hugetlb_movable(void)
 	fd = open("/dev/mpin", O_RDWR | O_CLOEXEC);
 	r = mpin_range_ioctl(fd, MPIN_IOC_PIN, found, HPAGE, &pages);
 	e = errno;
-	printf("%sok %d - touched hugetlb page in ZONE_MOVABLE (pfn %#llx): pinned (%s)%s\n",
-	       r == 0 ? "" : "not ", ++tap_n, pfn_of(found), r ? strerror(e) : "ok",
-	       " # TODO 6.1 GUP cannot long-term pin it, and WARNs");
-	fflush(stdout);
+	tap_todo(r == 0, "6.1 GUP cannot long-term pin it, and WARNs",
+		 "touched hugetlb page in ZONE_MOVABLE (pfn %#llx): pinned (%s)",
+		 pfn_of(found), r ? strerror(e) : "ok");
 	close(fd);
 	munmap(p, n * HPAGE);
 	tap_ok(vmpin_kb() == vm0 && mpin_sysfs("pinned_pages") == pp0 && foll_pins_held() == f0,
@@ -466,10 +464,8 @@ static void test_hugetlb_race(void)
 int main(void)
 {
 	psz = mpin_psz();
-	if (getuid() != 0) {
-		printf("1..0 # SKIP needs root (sysfs writes, FOLL_PIN balance)\n");
-		return 0;
-	}
+	if (getuid() != 0)
+		tap_skip_all("needs root (sysfs writes, FOLL_PIN balance)");
 	pp0 = mpin_sysfs("pinned_pages");
 	vm0 = vmpin_kb();
 	f0 = foll_pins_held();

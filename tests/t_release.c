@@ -30,22 +30,12 @@
 #include <sys/socket.h>
 
 #include <mpin/mpin-uapi.h>
-#include "tap.h"
+#include "helpers.h"
 #include "mpin.h"
 
 static size_t psz;
 static long page_kb;
 static long long p0, h0, f0;
-
-static char *map_pages(size_t n)
-{
-	char *p = mmap(NULL, n * psz, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		tap_bail("mmap %zu pages: %s", n, strerror(errno));
-	return p;
-}
 
 static void eq(long long got, long long want, const char *what)
 {

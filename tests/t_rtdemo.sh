@@ -12,25 +12,17 @@
 # t_migrate).  Counts only, nothing timed.
 set -u
 top=${MPIN_TOPDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+ktap_header
 rtdemo=$top/examples/rtdemo
 if [ ! -x "$rtdemo" ]; then
-	echo "1..0 # SKIP no $rtdemo (make examples)"
-	exit 0
+	skip_all "no $rtdemo (make examples)"
 fi
 if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root (move_pages of another process, compact_memory, pagemap)"
-	exit 0
+	skip_all "needs root (move_pages of another process, compact_memory, pagemap)"
 fi
 
-n=0 failed=0
-ok() { # ok COND DESCRIPTION...
-	local cond=$1
-	shift
-	n=$((n + 1))
-	if [ "$cond" = 0 ]; then echo "ok $n - $*"; else echo "not ok $n - $*"; failed=$((failed + 1)); fi
-}
-skip() { n=$((n + 1)); echo "ok $n - $2 # SKIP $1"; }
-todo() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2 # TODO $3"; else echo "not ok $n - $2 # TODO $3"; fi; }
 
 # run MODE DISTURB: sets $line to rtdemo's summary line, $faults, $moved.
 # Compaction needs the demo's 8 MiB working set (and its 128 MiB of
@@ -74,8 +66,8 @@ ok $([ "${rounds:-0}" -gt 0 ] && [ "${moved:-1}" = 0 ]; echo $?) \
 ok $([ "${faults:-1}" = 0 ]; echo $?) "compaction, mpinall: the task took no page fault (${faults:-?})"
 
 if [ ! -d /sys/devices/system/node/node1 ]; then
-	skip "one NUMA node (make check boots two)" "move_pages, no locking: pages moved"
-	skip "one NUMA node (make check boots two)" "move_pages, mpinall: no page moved"
+	skip "move_pages, no locking: pages moved" "one NUMA node (make check boots two)"
+	skip "move_pages, mpinall: no page moved" "one NUMA node (make check boots two)"
 else
 	run none move
 	ok $([ "${moved:-0}" -gt 0 ]; echo $?) \
@@ -86,5 +78,4 @@ else
 	todo $([ "${faults:-1}" = 0 ]; echo $?) "move_pages, mpinall: the task took no page fault (${faults:-?})" \
 		"try_to_migrate_one() clears the PTE of a pinned page before it backs off"
 fi
-echo "1..$n"
-[ "$failed" = 0 ]
+ktap_done

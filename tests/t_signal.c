@@ -27,7 +27,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
-#include "tap.h"
+#include "helpers.h"
 #include "mpin.h"
 
 #define NVMA	 500	/* read-write/read-only page pairs: 1000 VMAs */

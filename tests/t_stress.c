@@ -28,7 +28,7 @@
 #include <sys/wait.h>
 
 #include <mpin/mpin-uapi.h>
-#include "tap.h"
+#include "helpers.h"
 #include "mpin.h"
 
 static size_t psz;

@@ -24,7 +24,7 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 
-#include "tap.h"
+#include "helpers.h"
 #include "mpin.h"
 
 #define NTHR 4

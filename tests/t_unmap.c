@@ -24,7 +24,7 @@
  * shows the charge returned by munmap can be used again up to the limit.
  * Runs as root.
  */
-#include "tap.h"
+#include "helpers.h"
 #include "raw.h"
 #include "mpin.h"
 
@@ -33,17 +33,6 @@
 #define P(n) ((size_t)(n) * (size_t)psz)
 
 static long long f0;			/* FOLL_PIN balance at the start */
-
-/* n fresh anonymous private pages, no THP, every byte @fill. */
-static char *anon(size_t n, int fill)
-{
-	char *p = xmmap(NULL, P(n), PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	madvise(p, P(n), MADV_NOHUGEPAGE);
-	memset(p, fill, P(n));
-	return p;
-}
 
 /* The kernel's FOLL_PIN balance is @extra pins above the start. */
 static void foll_is(long long extra, const char *what)

@@ -17,23 +17,14 @@ top=$(cd "$here/../.." && pwd)
 kver=${KVER:-}
 module=$top/mpin.ko
 out=$top/build/bench
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--kver) kver=$2; shift 2 ;;
-	--module) module=$2; shift 2 ;;
-	--out) out=$2; shift 2 ;;
-	--) shift; break ;;
-	-h | --help) sed -n '/^# make bench/,/^# the CSV/s/^# \{0,1\}//p' "$0"; exit 0 ;;
-	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
-	esac
-done
-[ -n "$kver" ] || kver=$("$top/tests/vm/kver.sh")
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+vm_run_opts "$0" "make bench" "the CSV" "$@"
+set -- "${rest[@]}"
 [ -f "$module" ] || { echo "bench.sh: no module $module (make module)" >&2; exit 2; }
 for prog in mpin-bench open-bench; do
 	[ -x "$here/bin/$prog" ] || { echo "bench.sh: no $here/bin/$prog (make -C tests/bench)" >&2; exit 2; }
 done
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
 
 start=$(date +%s)
 rc=0

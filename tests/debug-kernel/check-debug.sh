@@ -117,7 +117,8 @@ t4=$(date +%s)
 echo
 echo "make check-debug: console log in build/check-debug.log"
 echo "make check-debug: kernel $kver ($line, $suite root; $((t1 - t0))s to build or find), module $((t2 - t1))s, make install $((t3 - t2))s, VM $((t4 - t3))s"
-grep -E '^[0-9]+ passed, [0-9]+ failed|^check-debug: ' build/check-debug.log | tail -n 6 || true
+grep -E '^check-debug: ' build/check-debug.log | tail -n 6 || true
+awk -f tests/ktap-count.awk build/check-debug.log
 if [ "$status" != 0 ] && [ -n "$exclude" ]; then
 	echo "make check-debug: FAIL: make install in the $suite root (build/check-debug-install.log)"
 	[ "$rc" != 0 ] || rc=1

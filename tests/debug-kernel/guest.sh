@@ -11,8 +11,9 @@
 #   3. the long fuzz run (t_fuzz with --fuzz-ops operations);
 #   4. over the whole run: a kmemleak scan, every kernel report in dmesg,
 #      the taint flags, and whether lockdep is still on.
-# Any report fails the run and is printed.  The last lines are the
-# suite's "N passed, M failed, K skipped" and "check-debug: PASS|FAIL ...".
+# Any report fails the run and is printed.  Prints one KTAP document, the
+# suite and the fuzz run each a nested test (tests/run-tests.sh's output
+# as it is); the last line is "check-debug: PASS|FAIL ...".
 #
 # Usage: tests/debug-kernel/guest.sh --module KO --bindir DIR [options]
 #   --test-timeout S   per-test limit (default 1800: KASAN under TCG is slow)
@@ -48,11 +49,13 @@ done
 { [ -n "$module" ] && [ -n "$bindir" ]; } || die "usage: guest.sh --module KO --bindir DIR [options]"
 [ "${MPIN_VM:-}" = 1 ] || die "runs inside the test VM (tests/debug-kernel/check-debug.sh)"
 
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"	# BAD_DMESG, ktap_subtest
 failures=()
 fail() { failures+=("$1"); echo "check-debug: FAIL: $1"; }
 kml=/sys/kernel/debug/kmemleak
-# The patterns of tests/run-tests.sh (BAD_DMESG), for the whole run.
-BAD='BUG:|WARNING:|Oops|general protection|kernel BUG at|page dumped because|list_(add|del) corruption|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|kmemleak|sleeping function called from invalid context|Call Trace'
+# The patterns of tests/run-tests.sh, for the whole run.
+BAD=$BAD_DMESG
 
 # --- 1. the debug kernel ---------------------------------------------------
 echo "# check-debug: kernel $(uname -r): $(tr ' ' '\n' </proc/cmdline | grep -E '^(movablecore|kasan|memmap)' | tr '\n' ' ')"
@@ -83,9 +86,11 @@ if [ -n "$exclude" ]; then
 		grep -vxF "$(tr , '\n' <<<"$exclude")" | paste -sd,)
 	echo "# check-debug: left out of the suite: $exclude"
 fi
+ktap_header
+echo "1..2"
 t0=$SECONDS
 rc=0
-"$top/tests/run-tests.sh" --module "$module" --bindir "$bindir" --timeout "$test_timeout" \
+ktap_subtest suite "$top/tests/run-tests.sh" --module "$module" --bindir "$bindir" --timeout "$test_timeout" \
 	${suite_only:+--only "$suite_only"} || rc=$?
 [ "$rc" = 0 ] || fail "the functional suite (status $rc)"
 echo "# check-debug: suite took $((SECONDS - t0))s"
@@ -93,10 +98,9 @@ echo "# check-debug: suite took $((SECONDS - t0))s"
 # --- 3. the long fuzz run ---------------------------------------------------
 # t_fuzz again, one run of --fuzz-ops operations with a fixed seed (so a
 # failure reproduces), through run-tests.sh for the same per-test checks.
-if [ -n "$only" ]; then
-	echo "# check-debug: fuzz: skipped (--only)"
-elif [ "$fuzz_ops" = 0 ]; then
-	echo "# check-debug: fuzz: skipped (--fuzz-ops 0)"
+if [ -n "$only" ] || [ "$fuzz_ops" = 0 ]; then
+	n=$((n + 1))
+	echo "ok $n fuzz # SKIP $([ -n "$only" ] && echo "--only" || echo "--fuzz-ops 0")"
 else
 	t0=$SECONDS
 	# The run's own limit: at least 400 operations a second.  1,000,000
@@ -107,7 +111,7 @@ else
 	echo "# check-debug: fuzz: seed $fuzz_seed, $fuzz_threads threads, $fuzz_ops operations (limit ${fuzz_timeout}s)"
 	rc=0
 	MPIN_FUZZ_RUNS="$fuzz_seed:$fuzz_threads" MPIN_FUZZ_OPS=$fuzz_ops \
-		"$top/tests/run-tests.sh" --module "$module" --bindir "$bindir" \
+		ktap_subtest fuzz "$top/tests/run-tests.sh" --module "$module" --bindir "$bindir" \
 		--timeout "$fuzz_timeout" --only t_fuzz || rc=$?
 	[ "$rc" = 0 ] || fail "the fuzz run of $fuzz_ops operations (status $rc)"
 	echo "# check-debug: fuzz took $((SECONDS - t0))s"

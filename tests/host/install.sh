@@ -17,6 +17,7 @@
 # install runs Kbuild twice under TCG.)
 set -u
 export LC_ALL=C
+echo "KTAP version 1"
 
 keep=
 if [ "${1:-}" = --keep ]; then
@@ -123,30 +124,7 @@ if command -v man >/dev/null; then
 fi
 
 # ---- a program built with pkg-config against DESTDIR -----------------------------
-cat >"$tmp/example.c" <<'EOC'
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-#include <mpin.h>
-
-static char buf[16 * 4096];
-
-int main(void)
-{
-	uint64_t feat = 0;
-
-	if (mpin(buf, sizeof(buf))) {
-		printf("mpin: %s\n", strerror(errno));
-		return errno == ENOSYS ? 3 : 1;
-	}
-	if (mpin_query(NULL, &feat, NULL) || !(feat & MPIN_FEAT_PIN) || munpin(buf, sizeof(buf))) {
-		printf("query/munpin: %s\n", strerror(errno));
-		return 1;
-	}
-	printf("pinned and unpinned %zu bytes\n", sizeof(buf));
-	return 0;
-}
-EOC
+cp "$top/tests/host/client.c" "$tmp/example.c"
 export PKG_CONFIG_PATH=$p/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$p/lib/pkgconfig
 flags=$(pkg-config --cflags --libs libmpin 2>"$tmp/pc.err")
 ok $? "pkg-config --cflags --libs libmpin: $flags" || show "$tmp/pc.err"

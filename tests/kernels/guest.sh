@@ -7,7 +7,8 @@
 # loaded, then run the functional suite against that same file.
 #
 #   tests/kernels/guest.sh VERSION [-- RUN-TESTS-ARGS...]
-# Prints KTAP; exit status nonzero if a check here or the suite failed.
+# Prints one KTAP document: the checks here as a nested test "dkms", the
+# suite as another, "suite"; exit status nonzero if either failed.
 set -u
 export LC_ALL=C
 
@@ -19,13 +20,13 @@ shift
 top=$(cd "$(dirname "$0")/../.." && pwd)
 kver=$(uname -r)
 
-n=0 failed=0
-ok() { # ok STATUS MESSAGE
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n dkms: $2"; else echo "not ok $n dkms: $2"; failed=1; fi
-}
-echo "# kernel $kver"
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"	# ok, ktap_subtest, suite_on_module
 
+# shellcheck disable=SC2317 # run through ktap_subtest
+checks() {
+ktap_header
+echo "# kernel $kver"
 out=$(modprobe mpin 2>&1)
 ok $? "modprobe mpin${out:+: $out}"
 path=$(modinfo -n mpin 2>&1)
@@ -43,20 +44,13 @@ v=$(cat /sys/kernel/mpin/version 2>/dev/null)
 ok $? "/sys/kernel/mpin/version is the packaged version $version (got $v)"
 modprobe -r mpin
 ok $? "modprobe -r mpin"
-echo "1..$n"
+ktap_done
+}
 
-[ $# -gt 0 ] || exit "$failed"
-# The suite insmods a file: give it DKMS's, decompressed if DKMS
-# compressed it as the kernel's own modules are.
-mkdir -p /tmp/mpin-dkms
-mod=/tmp/mpin-dkms/mpin.ko	# kmod names a module after its file
-case "$path" in
-*.ko.xz) xz -dc "$path" >"$mod" ;;
-*.ko.zst) zstd -qdc "$path" >"$mod" ;;
-*.ko.gz) gzip -dc "$path" >"$mod" ;;
-*) cp "$path" "$mod" ;;
-esac
-"$top/tests/run-tests.sh" --module "$mod" "$@"
+ktap_header
+echo "1..$(($# > 0 ? 2 : 1))"
+ktap_subtest dkms checks
 rc=$?
-[ "$failed" = 0 ] || rc=1
+[ $# -gt 0 ] || exit "$rc"
+ktap_subtest suite suite_on_module "$(modinfo -n mpin 2>&1)" "$@" || rc=1
 exit "$rc"

@@ -16,8 +16,9 @@
 # VERSION is the packaged version; ROOT the suite's root as the host sees
 # it (the guest sees the host's files read-only over 9p, at the same
 # paths); PROGDIR, a path inside ROOT, holds ex_pkg and ex_pkg_static,
-# built there against the installed libmpin-dev.  TAP lines are prefixed
-# "packages-vm: " so that the host can tell them from the suite's.
+# built there against the installed libmpin-dev.  Prints one KTAP
+# document: the checks here as a nested test "packages-vm", the suite as
+# another, "suite" (tests/kernels/packages.sh nests it in its own).
 # Exit status: nonzero if a check here or the suite failed.
 set -u
 export LC_ALL=C
@@ -31,31 +32,20 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 kver=$(uname -r)
 want=/lib/modules/$kver/updates/dkms/mpin.ko
 
-n=0 failed=0
-ok() { # ok COND MESSAGE
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "packages-vm: ok $n - $2"; else echo "packages-vm: not ok $n - $2"; failed=1; fi
-	return "$1"
-}
-skip() { n=$((n + 1)); echo "packages-vm: ok $n - $1 # SKIP $2"; }
-diag() { echo "packages-vm: # $*"; }
-settle() { # up to 2 s for "$@" to succeed
-	local _
-	for _ in $(seq 20); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	"$@"
-}
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"	# ok, skip, diag, settle, ktap_subtest, suite_on_module
+# shellcheck disable=SC2317 # used in checks, run through ktap_subtest
 loaded() { [ -d /sys/module/mpin ]; }
 # shellcheck disable=SC2317 # called through settle
 unloaded() { ! loaded; }
+# shellcheck disable=SC2317
 unload() { loaded || return 0; settle modprobe -r mpin 2>/dev/null; settle unloaded; }
 
 # CMD in the root, as on the machine the packages were installed on: a
 # mount namespace of its own (nothing outlives CMD) with this VM's /proc,
 # /sys and /dev, a fresh /tmp (the 9p export is read-only), and this
 # machine's /lib/modules, which is the root's plus the kernel's own.
+# shellcheck disable=SC2317
 in_root() {
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	unshare --mount --propagation private -- /bin/sh -c '
@@ -67,6 +57,9 @@ in_root() {
 		in_root "$root" "$@"
 }
 
+# shellcheck disable=SC2317 # run through ktap_subtest
+checks() {
+ktap_header
 diag "kernel $kver ($(uname -v | grep -q PREEMPT_RT && echo PREEMPT_RT || echo not PREEMPT_RT)), root $root"
 if loaded; then
 	diag "mpin already loaded: unloading it first"
@@ -118,7 +111,7 @@ fi
 if [ -x "$root/usr/sbin/mpinstat" ]; then
 	out=$(in_root /usr/sbin/mpinstat 2>&1)
 	rc=$?
-	printf '%s\n' "$out" | head -n 4 | sed 's/^/packages-vm: # /'
+	printf '%s\n' "$out" | head -n 4 | sed 's/^/# /'
 	[ "$rc" = 0 ] && grep -q "path  *$want\$" <<<"$out" && grep -q "version  *$version (modinfo $version: same)" <<<"$out"
 	ok $? "/usr/sbin/mpinstat (mpin-tools), in the root: exit 0, module path $want, version same as modinfo"
 else
@@ -165,7 +158,7 @@ else
 		out=$(unshare --mount --propagation private -- /bin/sh -c '
 			mount --bind "$1/usr/lib/udev/rules.d" /usr/lib/udev/rules.d &&
 			exec udevadm test --action=add /sys/class/misc/mpin' sh "$root" 2>&1)
-		grep -E "60-mpin\.rules" <<<"$out" | head -n 3 | sed 's/^/packages-vm: # udevadm test: /'
+		grep -E "60-mpin\.rules" <<<"$out" | head -n 3 | sed 's/^/# udevadm test: /'
 		grep -qE "(/usr)?/lib/udev/rules\.d/60-mpin\.rules:[0-9]+ MODE 0?666" <<<"$out"
 		ok $? "udevadm test: /lib/udev/rules.d/60-mpin.rules (mpin-dkms) sets /dev/mpin mode 0666"
 	else
@@ -174,21 +167,14 @@ else
 	unload
 	ok $? "modprobe -r mpin again"
 fi
-echo "packages-vm: 1..$n"
+ktap_done
+}
 
-[ $# -gt 0 ] || exit "$failed"
-# ---- the functional suite against the DKMS-built module ---------------------------
-# The suite insmods a file: give it DKMS's, decompressed if DKMS
-# compressed it as the kernel's own modules are.
-mkdir -p /tmp/mpin-dkms
-mod=/tmp/mpin-dkms/mpin.ko	# kmod names a module after its file
-case "$path" in
-*.ko.xz) xz -dc "$path" >"$mod" ;;
-*.ko.zst) zstd -qdc "$path" >"$mod" ;;
-*.ko.gz) gzip -dc "$path" >"$mod" ;;
-*) cp "$want" "$mod" ;;
-esac
-"$top/tests/run-tests.sh" --module "$mod" "$@"
+ktap_header
+echo "1..$(($# > 0 ? 2 : 1))"
+ktap_subtest packages-vm checks
 rc=$?
-[ "$failed" = 0 ] || rc=1
+[ $# -gt 0 ] || exit "$rc"
+# ---- the functional suite against the DKMS-built module ---------------------------
+ktap_subtest suite suite_on_module "$(modinfo -n mpin 2>&1)" "$@" || rc=1
 exit "$rc"
