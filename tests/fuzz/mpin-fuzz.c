@@ -10,7 +10,8 @@
  * kernel: VmPin, /sys/kernel/mpin/pinned_pages and handles, each file's
  * fdinfo, the kernel's FOLL_PIN balance, the `pages` out-field and the
  * errno of every call (contract rules 1-12 in docs/contract.md, and the
- * errno tables of mpin(4) and mpin(3)).
+ * errno tables of mpin(4) and mpin(3)), and the physical segments
+ * MPIN_IOC_SEGMENTS reports against the model and /proc/self/pagemap.
  *
  * The operations:
  *  - pin and unpin through libmpin (default context and explicit
@@ -25,6 +26,14 @@
  *    hugetlb shared and private, ext4 and fs-DAX files), MAP_FIXED over
  *    pinned memory, munmap, mremap (shrink, grow in place, move, grow
  *    while moving, MREMAP_DONTUNMAP), mprotect, madvise, mlock, touches;
+ *  - MPIN_IOC_SEGMENTS (raw and libmpin) over random ranges, with and
+ *    without MPIN_SEGMENTS_PARTIAL, with room for none, too few, exactly
+ *    enough or more segments, and through a file opened without
+ *    CAP_SYS_ADMIN: the errno (ENXIO exactly when the model has a page of
+ *    the range unpinned, ERANGE with the count), the pages, and segments
+ *    that are sorted, disjoint, whole pages, maximally coalesced and at
+ *    pagemap's frames (see seg_verify()); at the end of every phase,
+ *    every open context's segments over the whole arena too;
  *  - opening, dup()ing, closing and reopening contexts;
  *  - fork (glibc's and the raw syscall): the child checks that the
  *    inherited files refuse it with EBADFD and runs operations of its own
@@ -158,6 +167,8 @@ static const char *const kind_name[NKINDS] = {
 #define F_DONTFORK	1
 #define F_LOCKED	2
 #define F_WIPE		4
+#define F_STALE		8	/* zapped since pinned: the mapping may show
+				 * another frame than a pin holds */
 
 /* The model of one page of the arena. */
 struct pg {
@@ -186,13 +197,13 @@ enum op {
 	OP_PIN, OP_UNPIN, OP_WILD, OP_MALFORMED, OP_VERSION, OP_MMAP,
 	OP_MMAP_FIXED, OP_MUNMAP, OP_MREMAP, OP_MPROTECT, OP_MADVISE, OP_MLOCK,
 	OP_TOUCH, OP_CTX, OP_FDINFO, OP_FORK, OP_RLIMIT, OP_MAXPIN, OP_CAPS,
-	NOPS
+	OP_SEGMENTS, NOPS
 };
 
 static const char *const op_name[NOPS] = {
 	"pin", "unpin", "wild", "malformed", "version", "mmap", "mmap-fixed",
 	"munmap", "mremap", "mprotect", "madvise", "mlock", "touch", "ctx",
-	"fdinfo", "fork", "rlimit", "max_pinned", "caps",
+	"fdinfo", "fork", "rlimit", "max_pinned", "caps", "segments",
 };
 
 /*
@@ -205,13 +216,13 @@ static const int op_weight[NOPS] = {
 	[OP_VERSION] = 10, [OP_MMAP] = 90, [OP_MMAP_FIXED] = 20, [OP_MUNMAP] = 50,
 	[OP_MREMAP] = 40, [OP_MPROTECT] = 30, [OP_MADVISE] = 30, [OP_MLOCK] = 20,
 	[OP_TOUCH] = 30, [OP_CTX] = 62, [OP_FDINFO] = 10, [OP_FORK] = 4,
-	[OP_RLIMIT] = 24, [OP_MAXPIN] = 10, [OP_CAPS] = 10,
+	[OP_RLIMIT] = 24, [OP_MAXPIN] = 10, [OP_CAPS] = 10, [OP_SEGMENTS] = 40,
 };
 
 /* errno buckets of the statistics */
 static const int err_list[] = {
 	0, ENOMEM, EPERM, EACCES, EFAULT, EOPNOTSUPP, EINVAL, EBADFD, ENOTTY,
-	EAGAIN, EEXIST, EBADF,
+	EAGAIN, EEXIST, EBADF, ENXIO, ERANGE,
 };
 #define NERR ((int)(sizeof(err_list) / sizeof(err_list[0])) + 1)
 
@@ -225,6 +236,9 @@ struct worker {
 	long nops;		/* operations of the current phase */
 	long total;		/* operations overall */
 	long forks, child_ops;
+	long seg_checked;	/* MPIN_IOC_SEGMENTS answers checked whole */
+	long seg_frames;	/* pages whose frame pagemap confirmed */
+	long seg_skipped;	/* pages pagemap could not judge */
 	char log[LOG_N][LOG_LEN];
 	unsigned int logpos;
 	long stats[NOPS][NERR];
@@ -276,6 +290,8 @@ static struct {
 	bool quit;
 	long phases[NMODES], quiesces;
 	long dontneed_huge;	/* pins MADV_DONTNEED released on hugetlb */
+	bool seg_ok;		/* the module has MPIN_IOC_SEGMENTS */
+	bool seg_perm;		/* and answers our files (CAP_SYS_ADMIN) */
 	bool huge_zap_releases;	/* this kernel's hugetlb zap notifies UNMAP */
 } F;
 
@@ -503,6 +519,21 @@ static int set_ipc_lock(bool on)
 		d[0].effective |= 1u << CAP_IPC_LOCK;
 	else
 		d[0].effective &= ~(1u << CAP_IPC_LOCK);
+	return syscall(SYS_capset, &h, d);
+}
+
+/* Raise or drop @cap in this thread's effective set. */
+static int set_eff_cap(int cap, bool on)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	if (on)
+		d[cap / 32].effective |= 1u << (cap % 32);
+	else
+		d[cap / 32].effective &= ~(1u << (cap % 32));
 	return syscall(SYS_capset, &h, d);
 }
 
@@ -846,6 +877,8 @@ static int find_default_fd(void)
 	return found;
 }
 
+static void seg_check_ctx(struct worker *w, int b, const char *where);
+
 /* Everything at a quiescent point (no other thread, no child). */
 static void check_all(struct worker *w, const char *where)
 {
@@ -879,6 +912,14 @@ static void check_all(struct worker *w, const char *where)
 		if (pages != ctx_count(0) || ranges != ctx_ranges(0))
 			fail(w, "%s: fdinfo of the default context: %ld pages in %ld ranges, the model says %ld in %ld",
 			     where, pages, ranges, ctx_count(0), ctx_ranges(0));
+	}
+	/* Each context's physical segments over the whole arena. */
+	if (F.seg_ok && F.seg_perm) {
+		for (b = 1; b <= F.nslots; b++)
+			if (F.ctx[b].type != C_CLOSED && !F.ctx[b].foreign)
+				seg_check_ctx(w, b, where);
+		if (F.default_open)
+			seg_check_ctx(w, 0, where);
 	}
 }
 
@@ -1031,8 +1072,14 @@ static void apply(int b, bool unpin, uint64_t addr, uint64_t len)
 		if (unpin) {
 			if (__atomic_fetch_and(&F.pg[i].pins, ~bit, __ATOMIC_ACQ_REL) & bit)
 				d--;
-		} else if (!(__atomic_fetch_or(&F.pg[i].pins, bit, __ATOMIC_ACQ_REL) & bit)) {
-			d++;
+		} else {
+			uint32_t old = __atomic_fetch_or(&F.pg[i].pins, bit, __ATOMIC_ACQ_REL);
+
+			if (!(old & bit))
+				d++;
+			/* The first pin holds the frame mapped now. */
+			if (!old)
+				F.pg[i].flags &= ~F_STALE;
 		}
 	}
 	ctx_add(b, d);
@@ -1409,6 +1456,7 @@ static bool vfs_ioctl(unsigned int cmd)
 		FS_IOC_FIEMAP, FIGETBSZ, FICLONE, FICLONERANGE, FIDEDUPERANGE,
 		FIONREAD, FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_IOC_FSGETXATTR,
 		FS_IOC_FSSETXATTR, MPIN_IOC_VERSION, MPIN_IOC_PIN, MPIN_IOC_UNPIN,
+		MPIN_IOC_SEGMENTS,
 	};
 	unsigned int i;
 
@@ -1533,8 +1581,9 @@ static void op_malformed(struct worker *w)
 		do {
 			size = below(w, 1 << 14);
 			dir = below(w, 4);
-		} while (nr == 0 ? size == sizeof(struct mpin_version) && dir == 3 :
-			 size == sizeof(struct mpin_range) && dir == 3);
+		} while (dir == 3 && size == (nr == 0 ? sizeof(struct mpin_version) :
+					      nr == 3 ? sizeof(struct mpin_segments) :
+					      sizeof(struct mpin_range)));
 		cmd = _IOC(dir, MPIN_IOC_MAGIC, nr, size);
 		want = ENOTTY;
 		break;
@@ -1616,6 +1665,441 @@ static void op_version(struct worker *w)
 	    (feat & (MPIN_FEAT_PIN | MPIN_FEAT_LONGTERM)) != (MPIN_FEAT_PIN | MPIN_FEAT_LONGTERM))
 		fail(w, "mpin_query: %d (%s), abi %u, features %#" PRIx64 ", page size %zu",
 		     r, r ? strerror(errno) : "ok", abi, feat, ps);
+}
+
+/* ------------------------------------------------------------- segments */
+
+/*
+ * MPIN_IOC_SEGMENTS (contract: mpin(4), mpin_context_segments(3)).  The
+ * model knows which pages a context pins, not at which frames: those come
+ * from /proc/self/pagemap, which must agree for every pinned page the
+ * mapping still shows (pins never move).  A page zapped since it was
+ * first pinned (F_STALE: MADV_DONTNEED, REMOVE, FREE, PAGEOUT) may be
+ * mapped to another frame now, or not at all, and is not compared; nor is
+ * a page pagemap shows not present (a migration entry while compaction
+ * tries and fails to move it).
+ */
+#define SEG_GUARD	8	/* entries past the room that must stay untouched */
+#define SEG_FILL	0xa5
+
+static uint64_t seg_end_of(uint64_t addr, uint64_t len)
+{
+	return len ? pg_down(addr + len + PG - 1) : pg_down(addr);
+}
+
+/* Pages of [s, e) context @b pins by the model; *hole: some page is not. */
+static long seg_model(int b, uint64_t s, uint64_t e, bool *hole)
+{
+	uint32_t bit = 1u << b;
+	uint64_t lo = s < ARENA_BASE ? ARENA_BASE : s, hi = e > F.end ? F.end : e;
+	unsigned long i;
+	long n = 0;
+
+	*hole = false;
+	if (s >= e)
+		return 0;
+	if (s < ARENA_BASE || e > F.end || lo >= hi) {
+		*hole = true;
+		if (lo >= hi)
+			return 0;
+	}
+	for (i = (lo - ARENA_BASE) / PG; i < (hi - ARENA_BASE) / PG; i++) {
+		if (__atomic_load_n(&F.pg[i].pins, __ATOMIC_RELAXED) & bit)
+			n++;
+		else
+			*hole = true;
+	}
+	return n;
+}
+
+static bool seg_untouched(const struct mpin_segment *sg, uint64_t from, uint64_t to)
+{
+	const unsigned char *c = (const unsigned char *)(sg + from);
+	size_t k;
+
+	for (k = 0; k < (to - from) * sizeof(*sg); k++)
+		if (c[k] != SEG_FILL)
+			return false;
+	return true;
+}
+
+/*
+ * The shape every answer has, predicted or not: whole pages, inside
+ * [s, e), in address order without overlap, and maximally coalesced (no
+ * two neighbours contiguous in both address spaces).  Returns their pages.
+ */
+static uint64_t seg_shape(struct worker *w, const char *what, const struct mpin_segment *sg,
+			  uint64_t n, uint64_t s, uint64_t e)
+{
+	uint64_t k, sum = 0;
+
+	uint64_t pa = 0, pp = 0, pl = 0;	/* the previous segment */
+
+	for (k = 0; k < n; k++) {
+		uint64_t a = sg[k].addr, p = sg[k].phys, l = sg[k].len;
+
+		if (!l || (a | p | l) % PG)
+			fail(w, "%s: segment %" PRIu64 " of %" PRIu64 " {%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 "} is not whole pages",
+			     what, k, n, a, p, l);
+		if (a < s || a + l > e || a + l < a)
+			fail(w, "%s: segment %" PRIu64 " {%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 "} leaves the range [%#" PRIx64 ", %#" PRIx64 ")",
+			     what, k, a, p, l, s, e);
+		if (k && pa + pl > a)
+			fail(w, "%s: segment %" PRIu64 " at %#" PRIx64 " is not after segment %" PRIu64 " [%#" PRIx64 ", %#" PRIx64 ")",
+			     what, k, a, k - 1, pa, pa + pl);
+		if (k && pa + pl == a && pp + pl == p)
+			fail(w, "%s: segments %" PRIu64 " and %" PRIu64 " are contiguous ({%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 "} then phys %#" PRIx64 "): not coalesced",
+			     what, k - 1, k, pa, pp, pl, p);
+		sum += l / PG;
+		pa = a;
+		pp = p;
+		pl = l;
+	}
+	return sum;
+}
+
+/*
+ * A whole answer of context @b for [s, e): its shape, exactly the pages
+ * the model says @b pins there (@np of them; @pages is what the call
+ * reported), and each page at the frame pagemap shows.
+ */
+static void seg_verify(struct worker *w, const char *what, int b, const struct mpin_segment *sg,
+		       uint64_t n, uint64_t pages, uint64_t s, uint64_t e, long np)
+{
+	uint32_t bit = 1u << b;
+	uint64_t k, a, lo, sum = seg_shape(w, what, sg, n, s, e), *ent;
+	size_t m;
+	int pm;
+
+	if (sum != pages || pages != (uint64_t)np)
+		fail(w, "%s: %" PRIu64 " segments of %" PRIu64 " pages, the call says %" PRIu64 " pages, the model %ld",
+		     what, n, sum, pages, np);
+	if (!n)
+		goto done;
+	/* Every page of them is one the model has @b pin: all in the arena. */
+	for (k = 0; k < n; k++)
+		for (a = sg[k].addr; a < sg[k].addr + sg[k].len; a += PG) {
+			long i = idx_of(a);
+
+			if (i < 0 || !(__atomic_load_n(&F.pg[i].pins, __ATOMIC_RELAXED) & bit))
+				fail(w, "%s: page %#" PRIx64 " (segment %" PRIu64 ") is not pinned by context %d in the model",
+				     what, a, k, b);
+		}
+	/* One read of pagemap over the span of the segments (sorted). */
+	lo = sg[0].addr;
+	m = (sg[n - 1].addr + sg[n - 1].len - lo) / PG;
+	ent = malloc(m * sizeof(*ent));
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (!ent || pm < 0 || pread(pm, ent, m * sizeof(*ent), lo / PG * sizeof(*ent)) != (ssize_t)(m * sizeof(*ent)))
+		fail(w, "reading /proc/self/pagemap at %#" PRIx64 ": %s", lo, strerror(errno));
+	close(pm);
+	for (k = 0; k < n; k++) {
+		const struct mpin_segment *g = &sg[k];
+
+		for (a = g->addr; a < g->addr + g->len; a += PG) {
+			uint64_t v = ent[(a - lo) / PG], pfn = v & ((1ULL << 55) - 1);
+			long i = idx_of(a);
+
+			if (F.pg[i].flags & F_STALE || !(v >> 63) || !pfn) {
+				w->seg_skipped++;
+				continue;
+			}
+			if (pfn * PG != g->phys + (a - g->addr))
+				fail(w, "%s: page %#" PRIx64 " (%s) is at %#" PRIx64 " by the segments, at %#" PRIx64 " by pagemap",
+				     what, a, kind_name[F.pg[i].kind], (uint64_t)(g->phys + (a - g->addr)), pfn * PG);
+			w->seg_frames++;
+		}
+	}
+	free(ent);
+done:
+	w->seg_checked++;
+}
+
+/* One call: raw ioctl on @fd, or libmpin (@fd < 0: the default context). */
+static int seg_call(struct worker *w, int fd, struct mpin_context *lc, uint64_t addr, uint64_t len,
+		    struct mpin_segment *sg, uint64_t room, uint32_t flags, int bad,
+		    uint64_t *nr, uint64_t *pages)
+{
+	struct mpin_segments q;
+	ssize_t n;
+
+	if (fd < 0 || lc) {
+		n = lc ? mpin_context_segments(lc, (void *)addr, len, room ? sg : NULL, room, flags) :
+			 mpin_segments((void *)addr, len, room ? sg : NULL, room, flags);
+		*nr = n < 0 ? SENTINEL : (uint64_t)n;
+		*pages = SENTINEL;
+		return n < 0 ? errno : 0;
+	}
+	memset(&q, 0, sizeof(q));
+	q.addr = addr;
+	q.len = len;
+	/* With no room the pointer is never used: a wild one then. */
+	q.segs = room ? (uintptr_t)sg : (uintptr_t)KADDR;
+	q.nr_segs = room;
+	q.flags = flags;
+	q.pages = SENTINEL;
+	if (bad == 1)
+		q.flags |= 2u << below(w, 31);
+	else if (bad == 2)
+		q.pad = 1u << below(w, 32);
+	else if (bad == 3)
+		q.reserved[below(w, 2)] = 1ULL << below(w, 64);
+	errno = 0;
+	if (ioctl(fd, MPIN_IOC_SEGMENTS, &q)) {
+		*nr = q.nr_segs;
+		*pages = q.pages;
+		return errno;
+	}
+	*nr = q.nr_segs;
+	*pages = q.pages;
+	return 0;
+}
+
+/* Every page context @b pins in the arena, at once (at quiescent points). */
+static void seg_check_ctx(struct worker *w, int b, const char *where)
+{
+	uint64_t s = ARENA_BASE, e = F.end, nr, pages;
+	struct mpin_segment *sg;
+	char what[96];
+	bool hole;
+	long np = seg_model(b, s, e, &hole);
+	int err;
+
+	sg = malloc((np + 1) * sizeof(*sg));
+	if (!sg)
+		abort();
+	err = seg_call(w, b ? ctx_fd(b) : -1, NULL, s, e - s, sg, np + 1, MPIN_SEGMENTS_PARTIAL, 0,
+		       &nr, &pages);
+	if (!b)
+		F.default_open = true;
+	snprintf(what, sizeof(what), "%s: segments of context %d over the arena", where, b);
+	if (err)
+		fail(w, "%s: %s (room for %ld)", what, strerror(err), np + 1);
+	if (!b)		/* libmpin returns the count only */
+		pages = seg_shape(w, what, sg, nr, s, e);
+	seg_verify(w, what, b, sg, nr, pages, s, e, np);
+	free(sg);
+}
+
+/* A page-aligned part of a run of pages context @b pins, in partition @p. */
+static bool seg_pick_pinned(struct worker *w, int b, int p, uint64_t *addr, uint64_t *len)
+{
+	unsigned long lo = part_lo(p), hi = part_hi(p), i = 0, r0, r1, a, z;
+	uint32_t bit = 1u << b;
+	uint64_t end;
+	int k;
+
+	for (k = 0; k < 16; k++) {
+		i = lo + below(w, hi - lo);
+		if (F.pg[i].pins & bit)
+			break;
+	}
+	if (k == 16)
+		return false;
+	for (r0 = i; r0 > lo && F.pg[r0 - 1].pins & bit; r0--)
+		;
+	for (r1 = i + 1; r1 < hi && F.pg[r1].pins & bit; r1++)
+		;
+	if (chance(w, 40)) {
+		a = r0;
+		z = r1;
+	} else {
+		a = r0 + below(w, r1 - r0);
+		z = a + 1 + below(w, r1 - a);
+	}
+	*addr = addr_of(a) + (chance(w, 20) ? below(w, PG) : 0);
+	end = addr_of(z) - (chance(w, 20) ? below(w, PG) : 0);
+	if (end <= *addr)
+		end = addr_of(z);
+	*len = end - *addr;
+	return true;
+}
+
+/* A file opened without CAP_SYS_ADMIN learns nothing, not even a count. */
+static void seg_eperm(struct worker *w)
+{
+	struct mpin_segment sg[4];
+	struct mpin_segments q;
+	uint64_t room;
+	int fd, r, err;
+
+	if (set_eff_cap(CAP_SYS_ADMIN, false))
+		fail(w, "capset: %s", strerror(errno));
+	fd = open("/dev/mpin", O_RDWR | O_CLOEXEC);
+	err = errno;
+	if (set_eff_cap(CAP_SYS_ADMIN, true))
+		fail(w, "capset: %s", strerror(errno));
+	if (fd < 0)
+		fail(w, "open /dev/mpin without CAP_SYS_ADMIN: %s", strerror(err));
+	memset(sg, SEG_FILL, sizeof(sg));
+	memset(&q, 0, sizeof(q));
+	q.addr = addr_of(part_lo(cur_part(w)));
+	q.len = below(w, 2) ? 0 : SLOT_PAGES * PG;
+	q.segs = (uintptr_t)sg;
+	q.nr_segs = room = below(w, 5);
+	q.flags = chance(w, 50) ? MPIN_SEGMENTS_PARTIAL : 0;
+	q.pages = SENTINEL;
+	r = ioctl(fd, MPIN_IOC_SEGMENTS, &q);
+	err = r ? errno : 0;
+	logop(w, "segments through a file opened without CAP_SYS_ADMIN -> %d %s", r, err ? strerror(err) : "");
+	stat_err(w, OP_SEGMENTS, err);
+	if (err != EPERM || q.nr_segs != room || q.pages != SENTINEL ||
+	    !seg_untouched(sg, 0, 4))
+		fail(w, "segments through a file opened without CAP_SYS_ADMIN: %s, nr_segs %" PRIu64 ", pages %#" PRIx64 "%s; expected EPERM and nothing written",
+		     err ? strerror(err) : "success", (uint64_t)q.nr_segs, (uint64_t)q.pages,
+		     seg_untouched(sg, 0, 4) ? "" : ", segments written");
+	close(fd);
+}
+
+static void op_segments(struct worker *w)
+{
+	bool raw = chance(w, 50), hole = false, overflow, single = w->mode == M_SINGLE;
+	int b = pick_ctx(w, raw), p, r = below(w, 100), bad = 0, fd = -1, want, err;
+	uint32_t flags = chance(w, 50) ? MPIN_SEGMENTS_PARTIAL : 0;
+	uint64_t addr, len, s, e, room, nr = 0, pages = 0, rnr = 0, rpages = 0, rr;
+	struct mpin_segment *ref = NULL, *sg;
+	struct mpin_context *lc = NULL;
+	const char *via;
+	char what[160];
+	long np = 0;
+
+	if (!F.seg_ok)
+		return;
+	if (F.root && F.seg_perm && chance(w, 3)) {
+		seg_eperm(w);
+		return;
+	}
+	if (b < 0)
+		b = pick_ctx(w, false);
+	p = cur_part(w);
+	if (r < 35 && seg_pick_pinned(w, b, p, &addr, &len)) {
+		/* a pinned run, or part of one */
+	} else if (r < 75) {
+		pick_range(w, true, &addr, &len);
+	} else if (r < 85) {
+		addr = single ? ARENA_BASE : addr_of(part_lo(p));
+		len = (single ? F.end : addr_of(part_hi(p))) - addr;
+	} else if (r < 90 && (single || b)) {
+		/* Everything: only the default context's pins elsewhere are not ours. */
+		addr = 0;
+		len = F.task_size;
+	} else {
+		switch (below(w, 4)) {
+		case 0:		/* len 0 */
+			addr = rnd(w);
+			len = 0;
+			break;
+		case 1:		/* addr + len overflows */
+			addr = addr_of(part_lo(p));
+			len = 0 - below(w, ARENA_BASE);
+			break;
+		case 2:		/* the end wraps to 0 when rounded up */
+			addr = 0 - PG + below(w, PG - 1);
+			len = 1 + below(w, (0 - addr) - 1);
+			break;
+		default:	/* kernel addresses */
+			addr = KADDR + below(w, 1ULL << 40);
+			len = 1 + below(w, 1ULL << 30);
+			break;
+		}
+	}
+	if (b && raw && chance(w, 4))
+		bad = 1 + below(w, 3);
+	overflow = addr + len < addr || (len && !seg_end_of(addr, len));
+	s = pg_down(addr);
+	e = overflow ? 0 : seg_end_of(addr, len);
+	if (!overflow)
+		np = seg_model(b, s, e, &hole);
+	if (bad)
+		want = EINVAL;
+	else if (!F.seg_perm)
+		want = EPERM;
+	else if (b && F.ctx[b].foreign)
+		want = EBADFD;
+	else if (overflow)
+		want = EINVAL;
+	else if (hole && !(flags & MPIN_SEGMENTS_PARTIAL))
+		want = ENXIO;
+	else
+		want = 0;
+
+	if (b == 0) {
+		via = "libmpin default";
+		F.default_open = true;
+	} else if (F.ctx[b].type == C_LIB && !raw) {
+		via = "libmpin context";
+		lc = F.ctx[b].lc;
+	} else {
+		via = "ioctl";
+		fd = F.ctx[b].fd2 >= 0 && chance(w, 50) ? F.ctx[b].fd2 : ctx_fd(b);
+	}
+	/* The whole answer first, with room for a segment per pinned page. */
+	if (!want) {
+		ref = malloc((np + 1) * sizeof(*ref));
+		if (!ref)
+			abort();
+		err = seg_call(w, b ? ctx_fd(b) : -1, NULL, addr, len, ref, np + 1, flags, 0, &rnr, &rpages);
+		logop(w, "segments ctx %d %#" PRIx64 "+%#" PRIx64 " flags %#x room %ld -> %s nr %" PRIu64 " pages %" PRIu64 " (model: %ld pages%s)",
+		      b, addr, len, flags, np + 1, err ? strerror(err) : "ok", rnr, rpages, np,
+		      hole ? ", not all pinned" : "");
+		stat_err(w, OP_SEGMENTS, err);
+		snprintf(what, sizeof(what), "segments of ctx %d %#" PRIx64 "+%#" PRIx64 " flags %#x", b, addr, len, flags);
+		if (err)
+			fail(w, "%s: %s, the model expects success (%ld pages%s)", what, strerror(err), np,
+			     hole ? ", with MPIN_SEGMENTS_PARTIAL" : "");
+		if (rnr > (uint64_t)np)
+			fail(w, "%s: %" PRIu64 " segments for %ld pages", what, rnr, np);
+		if (!b)
+			rpages = seg_shape(w, what, ref, rnr, s, e);
+		seg_verify(w, what, b, ref, rnr, rpages, s, e, np);
+	}
+	/* Then the call under test, with some room: none, too little, enough. */
+	rr = below(w, 4);
+	if (want)
+		room = rr ? 1 + below(w, np + 8) : 0;
+	else if (rr == 0)
+		room = 0;
+	else if (rr == 1 && rnr > 1)
+		room = 1 + below(w, rnr - 1);
+	else
+		room = rnr + (rr == 3 ? below(w, 8) : 0);
+	sg = malloc((room + SEG_GUARD) * sizeof(*sg));
+	if (!sg)
+		abort();
+	memset(sg, SEG_FILL, (room + SEG_GUARD) * sizeof(*sg));
+	err = seg_call(w, fd, lc, addr, len, sg, room, flags, bad, &nr, &pages);
+	logop(w, "segments ctx %d (%s) %#" PRIx64 "+%#" PRIx64 " flags %#x%s room %" PRIu64 " -> %s nr %" PRIu64 " pages %" PRIu64 " (model: %s)",
+	      b, via, addr, len, flags, bad ? " malformed" : "", room, err ? strerror(err) : "ok",
+	      nr == SENTINEL ? 0 : nr, pages == SENTINEL ? 0 : pages,
+	      want ? strerror(want) : room && room < rnr ? "ERANGE" : "ok");
+	stat_err(w, OP_SEGMENTS, err);
+	snprintf(what, sizeof(what), "segments ctx %d (%s) %#" PRIx64 "+%#" PRIx64 " flags %#x room %" PRIu64,
+		 b, via, addr, len, flags, room);
+	if (!want && room && room < rnr)
+		want = ERANGE;
+	if (err != want)
+		fail(w, "%s: %s%s, the model expects %s (%ld pages pinned in the range%s, %" PRIu64 " segments)",
+		     what, err ? "errno " : "success", err ? strerror(err) : "", want ? strerror(want) : "success",
+		     np, hole ? ", not all" : "", rnr);
+	if (want == EINVAL || want == EPERM || want == EBADFD) {
+		/* Refused before anything was read: nothing written. */
+		if ((fd >= 0 && (nr != room || pages != SENTINEL)) || !seg_untouched(sg, 0, room + SEG_GUARD))
+			fail(w, "%s: refused with %s but wrote nr_segs %" PRIu64 ", pages %#" PRIx64 " or segments",
+			     what, strerror(err), nr, pages);
+	} else if (!want || want == ERANGE) {
+		uint64_t got = room < rnr ? room : rnr;
+
+		if (fd < 0 ? !err && nr != rnr : nr != rnr || pages != rpages)
+			fail(w, "%s: nr_segs %" PRIu64 ", pages %" PRIu64 "; the whole answer had %" PRIu64 " segments, %" PRIu64 " pages",
+			     what, nr, pages, rnr, rpages);
+		if (memcmp(sg, ref, got * sizeof(*sg)))
+			fail(w, "%s: the first %" PRIu64 " segments differ from the whole answer's", what, got);
+		if (!seg_untouched(sg, got, room + SEG_GUARD))
+			fail(w, "%s: wrote past the %" PRIu64 " segments it returned", what, got);
+	}
+	free(sg);
+	free(ref);
+	maybe_check(w, "segments");
 }
 
 /* ------------------------------------------------------------ mappings */
@@ -2058,6 +2542,10 @@ static void op_madvise(struct worker *w)
 		fail(w, "madvise %s of a %s mapping: %s", names[k], kind_name[kind], strerror(err));
 	if (err && err != EINVAL && err != EACCES)
 		fail(w, "madvise %s of a %s mapping: %s", names[k], kind_name[kind], strerror(err));
+	/* A zap may leave a pin holding a frame the mapping no longer shows. */
+	if (adv == MADV_DONTNEED || adv == MADV_PAGEOUT || adv == MADV_REMOVE || adv == MADV_FREE)
+		for (i = a; i < b; i++)
+			F.pg[i].flags |= F_STALE;
 	if (adv == MADV_DONTNEED && k_huge(kind) && !err && F.huge_zap_releases) {
 		/*
 		 * Known deviation from the contract (rule 14 in
@@ -2448,14 +2936,74 @@ static void chaos_mm(struct worker *w)
 		fail(w, "chaos: mm operation %d: %s", what, strerror(errno));
 }
 
+/* Chaos: nothing predicted but the errno set and the shape of the answer. */
+static void chaos_segments(struct worker *w)
+{
+	int b = chance(w, 50) ? 0 : 1 + below(w, F.nslots), fd = -1, err;
+	uint32_t flags = chance(w, 70) ? MPIN_SEGMENTS_PARTIAL : 0;
+	uint64_t addr, len, s, e, room = chance(w, 30) ? 0 : below(w, 64), nr, pages, got, sum;
+	struct mpin_segment sg[64 + SEG_GUARD];
+
+	if (!F.seg_ok)
+		return;
+	chaos_range(w, true, &addr, &len);
+	s = pg_down(addr);
+	e = seg_end_of(addr, len);
+	if (b)
+		fd = ctx_fd(b);
+	if (fd < 0)
+		b = 0;
+	memset(sg, SEG_FILL, sizeof(sg));
+	err = seg_call(w, fd, NULL, addr, len, sg, room, flags, 0, &nr, &pages);
+	if (!b)
+		F.default_open = true;
+	logop(w, "chaos segments ctx %d %#" PRIx64 "+%#" PRIx64 " flags %#x room %" PRIu64 " -> %s nr %" PRIu64 " pages %" PRIu64,
+	      b, addr, len, flags, room, err ? strerror(err) : "ok", nr, pages);
+	stat_err(w, OP_SEGMENTS, err);
+	switch (err) {
+	case 0:
+	case ERANGE:
+		if (err == ERANGE && (!room || (nr != SENTINEL && nr <= room)))
+			fail(w, "chaos: segments with room %" PRIu64 ": ERANGE, count %" PRIu64, room, nr);
+		if (err == 0 && room && nr > room)
+			fail(w, "chaos: segments with room %" PRIu64 ": success, count %" PRIu64, room, nr);
+		got = err ? room : nr < room ? nr : room;
+		sum = seg_shape(w, "chaos segments", sg, got, s, e);
+		if (!seg_untouched(sg, got, room + SEG_GUARD))
+			fail(w, "chaos: segments wrote past the %" PRIu64 " it returned", got);
+		if (b && (pages > (e - s) / PG || nr > pages || (!err && room && sum != pages)))
+			fail(w, "chaos: segments of %" PRIu64 " pages: %" PRIu64 " segments, %" PRIu64 " pages, %" PRIu64 " in those returned",
+			     (e - s) / PG, nr, pages, sum);
+		break;
+	case ENXIO:
+		if (!(flags & MPIN_SEGMENTS_PARTIAL))
+			break;
+		fail(w, "chaos: segments with MPIN_SEGMENTS_PARTIAL failed with ENXIO");
+		break;
+	case EPERM:
+		if (!F.seg_perm)
+			break;
+		fail(w, "chaos: segments failed with EPERM");
+		break;
+	case EBADF: case ENOTTY:
+		if (b)
+			break;
+		/* fallthrough */
+	default:
+		fail(w, "chaos: segments failed with %s, not an errno of the contract", strerror(err));
+	}
+}
+
 static void run_chaos(struct worker *w)
 {
 	int r = below(w, 100);
 
 	if (r < 35)
 		chaos_pin(w, false);
-	else if (r < 55)
+	else if (r < 50)
 		chaos_pin(w, true);
+	else if (r < 55)
+		chaos_segments(w);
 	else if (r < 90)
 		chaos_mm(w);
 	else if (r < 94)
@@ -2709,6 +3257,7 @@ static void run_ops(struct worker *w, long n)
 		case OP_RLIMIT: op_rlimit(w); break;
 		case OP_MAXPIN: op_maxpin(w); break;
 		case OP_CAPS: op_caps(w); break;
+		case OP_SEGMENTS: op_segments(w); break;
 		default: break;
 		}
 	}
@@ -2963,6 +3512,25 @@ static void setup(struct worker *w0)
 	F.huge_budget = free_huge / 4 < 4 ? free_huge / 4 : 4;
 	if (F.huge_budget)
 		F.huge_zap_releases = probe_huge_zap();
+	/* MPIN_IOC_SEGMENTS: in this module (0.3), and answering our files? */
+	{
+		struct mpin_version v;
+		struct mpin_segments q;
+		int fd = open("/dev/mpin", O_RDWR | O_CLOEXEC), r;
+
+		memset(&v, 0, sizeof(v));
+		memset(&q, 0, sizeof(q));
+		q.addr = ARENA_BASE;
+		if (fd < 0 || ioctl(fd, MPIN_IOC_VERSION, &v))
+			fail(NULL, "MPIN_IOC_VERSION: %s", strerror(errno));
+		r = ioctl(fd, MPIN_IOC_SEGMENTS, &q);
+		F.seg_ok = !r || errno == EPERM;
+		F.seg_perm = !r;
+		if (!F.seg_ok != !(v.features & MPIN_FEAT_SEGMENTS))
+			fail(NULL, "MPIN_IOC_SEGMENTS answers %s, MPIN_FEAT_SEGMENTS is %s",
+			     r ? strerror(errno) : "success", v.features & MPIN_FEAT_SEGMENTS ? "set" : "clear");
+		close(fd);
+	}
 	/* Kernels without THP (PREEMPT_RT) refuse MADV_HUGEPAGE with EINVAL. */
 	{
 		void *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -2988,11 +3556,13 @@ static void setup(struct worker *w0)
 	    F.thp ? ", THP" : "", F.ext4_fd >= 0 ? ", ext4" : "", F.dax_fd >= 0 ? ", fs-DAX" : "",
 	    F.huge_budget > 0 ? ", hugetlb" : "", F.root ? "yes" : "no (no limits, caps or sysfs writes)",
 	    F.task_size);
+	out("# MPIN_IOC_SEGMENTS: %s", !F.seg_ok ? "not in this module (not fuzzed)" :
+	    F.seg_perm ? "checked against the model and pagemap" : "EPERM expected (no CAP_SYS_ADMIN)");
 }
 
 static void summary(struct worker **ws, double secs)
 {
-	long tot = 0, forks = 0, cops = 0, s[NOPS][NERR];
+	long tot = 0, forks = 0, cops = 0, s[NOPS][NERR], segq = 0, segf = 0, segs = 0;
 	int t, o, e;
 	char line[1024];
 
@@ -3001,6 +3571,9 @@ static void summary(struct worker **ws, double secs)
 		tot += ws[t]->total;
 		forks += ws[t]->forks;
 		cops += ws[t]->child_ops;
+		segq += ws[t]->seg_checked;
+		segf += ws[t]->seg_frames;
+		segs += ws[t]->seg_skipped;
 		for (o = 0; o < NOPS; o++)
 			for (e = 0; e < NERR; e++)
 				s[o][e] += ws[t]->stats[o][e];
@@ -3020,6 +3593,9 @@ static void summary(struct worker **ws, double secs)
 	out("# phases: %ld single, %ld exact, %ld volatile, %ld chaos; %ld quiescent releases; %ld forks (%ld child operations)",
 	    F.phases[M_SINGLE], F.phases[M_EXACT], F.phases[M_VOLATILE], F.phases[M_CHAOS], F.quiesces,
 	    forks, cops);
+	if (F.seg_ok && F.seg_perm)
+		out("# segments: %ld answers checked against the model; %ld pages at pagemap's frame, %ld not comparable (zapped since pinned, or not present)",
+		    segq, segf, segs);
 	if (F.dontneed_huge)
 		out("# known deviation: MADV_DONTNEED on hugetlb released %ld pins (contract rule 7: they stay; rule 14, t_regress)",
 		    F.dontneed_huge);
