@@ -33,6 +33,15 @@
  *          verbs PD per thread); "2t-shared": the shared ones (mpin's
  *          default context, one PD).  mlock has only the process's mm.
  *
+ *   segments  MPIN_IOC_SEGMENTS (mpin_context_segments()) of a pinned
+ *          --seg-size THP buffer (default 4 x SIZE: 1 GiB) and of the
+ *          scattered SIZE buffer, against what a harness does without it:
+ *          read /proc/self/pagemap for the range and coalesce the frames
+ *          into the same segments (the answers are checked equal once).
+ *          Each sample is the mean of enough calls to last about 2 ms;
+ *          a one-page query measures the cost of a call, so that the rest
+ *          can be given per run of contiguous pages.
+ *
  * It also reports mpin's metadata bytes per pinned page
  * (/sys/kernel/mpin/metadata_bytes / pinned_pages deltas) while SIZE of
  * 4 KiB pages, then SIZE of THP, are pinned, and how many runs of
@@ -85,6 +94,7 @@
 /* --- options ------------------------------------------------------------ */
 static size_t opt_size = 256 * MIB;
 static size_t opt_fresh_size;		/* default: opt_size */
+static size_t opt_seg_size;		/* default: 4 * opt_size */
 static size_t opt_thr_size = 32 * MIB;
 static int opt_thr_cycles;		/* 0: enough for --thr-ms */
 static double opt_thr_ms = 250;
@@ -98,9 +108,9 @@ static unsigned opt_cases = ~0u;
 
 static size_t psz;
 
-enum { C_4K, C_THP, C_FRESH, C_SCATTER, C_1PAGE, C_2T, C_META, NCASES };
+enum { C_4K, C_THP, C_FRESH, C_SCATTER, C_1PAGE, C_2T, C_META, C_SEG, NCASES };
 static const char *const case_name[NCASES] = {
-	"4k", "thp", "fresh", "scatter", "1page", "2t", "metadata"
+	"4k", "thp", "fresh", "scatter", "1page", "2t", "metadata", "segments"
 };
 #define WANT(c) ((opt_cases >> (c)) & 1)
 
@@ -126,10 +136,13 @@ static double now(void)
 }
 
 /* --- peers --------------------------------------------------------------- */
-/* P_CPU: no peer; the 2-thread ceiling of the VM (pure computation). */
-enum peer { P_MPIN, P_MLOCK, P_URING, P_IBV, P_FLOOR, NPEERS, P_CPU = NPEERS };
-static const char *const peer_name[NPEERS + 1] = {
-	"mpin", "mlock", "io_uring", "ibv_rxe", "floor", "cpu"
+/*
+ * Not peers: P_CPU, the 2-thread ceiling of the VM (pure computation);
+ * P_PAGEMAP, reading /proc/self/pagemap (the segments case).
+ */
+enum peer { P_MPIN, P_MLOCK, P_URING, P_IBV, P_FLOOR, NPEERS, P_CPU = NPEERS, P_PAGEMAP };
+static const char *const peer_name[NPEERS + 2] = {
+	"mpin", "mlock", "io_uring", "ibv_rxe", "floor", "cpu", "pagemap"
 };
 /* What pin/unpin mean for each peer, for the table's legend. */
 static const char *const peer_ops[NPEERS] = {
@@ -808,6 +821,138 @@ static void measure_metadata(char *buf4k, char *bufthp, char *bufscat)
 	}
 }
 
+/* --- segments ------------------------------------------------------------ */
+/*
+ * MPIN_IOC_SEGMENTS against what a harness does without it: read
+ * /proc/self/pagemap over the range and coalesce contiguous frames.  Both
+ * produce the same segments into a buffer allocated beforehand; the
+ * pagemap file, like the context, is opened once.
+ */
+struct seg_result {
+	const char *cas;	/* "seg-thp", "seg-scatter" */
+	size_t len;
+	long segs;		/* segments of the range (runs of contiguous pages) */
+	long thp_kb;		/* AnonHugePages of the range (THP only) */
+};
+static struct seg_result seg_res[2];
+static int seg_nres;
+static int seg_skip;		/* not measured: seg_why says why */
+static char seg_why[160];
+static int seg_bad;		/* the two answers differed */
+
+#define PFN_MASK ((1ULL << 55) - 1)
+
+/* The segments pagemap gives for [p, p + len), coalesced; -1: no PFNs. */
+static long pagemap_segments(int pm, const char *p, size_t len, uint64_t *ent,
+			     struct mpin_segment *out)
+{
+	size_t n = len / psz;
+	long k = -1;
+
+	if (pread(pm, ent, n * sizeof(*ent), (uintptr_t)p / psz * sizeof(*ent)) !=
+	    (ssize_t)(n * sizeof(*ent)))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t pfn = ent[i] & PFN_MASK, a = (uintptr_t)p + i * psz, ph = pfn * psz;
+
+		if (!(ent[i] >> 63) || !pfn)
+			return -1;
+		if (k >= 0 && out[k].addr + out[k].len == a && out[k].phys + out[k].len == ph) {
+			out[k].len += psz;
+		} else {
+			k++;
+			out[k].addr = a;
+			out[k].phys = ph;
+			out[k].len = psz;
+		}
+	}
+	return k + 1;
+}
+
+/* The mean time of @iters calls (iters_for(): about 2 ms of them). */
+#define SEG_SAMPLE_S 2e-3
+#define MEAN_TIME(iters, call)						\
+	({								\
+		double t0_ = now();					\
+		for (long i_ = 0; i_ < (iters); i_++)			\
+			call;						\
+		(now() - t0_) / (iters);				\
+	})
+
+static long iters_for(double once)
+{
+	long n = once > 0 ? (long)(SEG_SAMPLE_S / once) : 1000;
+
+	return n < 1 ? 1 : n > 100000 ? 100000 : n;
+}
+
+static void seg_measure(const char *cas, char *buf, size_t len, long thp_kb)
+{
+	size_t n = len / psz;
+	struct mpin_segment *sq = malloc(n * sizeof(*sq)), *sp = malloc(n * sizeof(*sp));
+	uint64_t *ent = malloc(n * sizeof(*ent));
+	struct mpin_context *ctx = mpin_context_open();
+	struct seg_result *res = &seg_res[seg_nres];
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	long nq_it, np_it, n1_it;
+	ssize_t nq;
+	long np;
+
+	if (!sq || !sp || !ent)
+		die("out of memory for %zu segments", n);
+	if (!ctx)
+		die("mpin_context_open: %s", strerror(errno));
+	if (pm < 0)
+		die("/proc/self/pagemap: %s", strerror(errno));
+	check(mpin_context_pin(ctx, buf, len) ? -errno : 0, P_MPIN, "pin for the segments case");
+	nq = mpin_context_segments(ctx, buf, len, sq, n, 0);
+	if (nq < 0) {
+		seg_skip = 1;
+		snprintf(seg_why, sizeof(seg_why), "mpin_context_segments: %s%s", strerror(errno),
+			 errno == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+		goto out;
+	}
+	np = pagemap_segments(pm, buf, len, ent, sp);
+	if (np < 0) {
+		seg_skip = 1;
+		snprintf(seg_why, sizeof(seg_why), "/proc/self/pagemap shows no frame numbers (not root?)");
+		goto out;
+	}
+	if (np != nq || memcmp(sq, sp, nq * sizeof(*sq))) {
+		seg_bad++;
+		fprintf(stderr, "mpin-bench: %s: MPIN_IOC_SEGMENTS gave %zd segments, pagemap %ld%s\n",
+			cas, nq, np, np == nq ? " (different ones)" : "");
+	}
+	res->cas = cas;
+	res->len = len;
+	res->segs = nq;
+	res->thp_kb = thp_kb;
+	seg_nres++;
+	/* How many calls make a sample, from one timed call of each. */
+	nq_it = iters_for(MEAN_TIME(1, mpin_context_segments(ctx, buf, len, sq, n, 0)));
+	np_it = iters_for(MEAN_TIME(1, pagemap_segments(pm, buf, len, ent, sp)));
+	n1_it = iters_for(MEAN_TIME(1, mpin_context_segments(ctx, buf, psz, sq, 1, 0)));
+	for (int rep = 0; rep < opt_repeats; rep++) {
+		/* Alternate which goes first. */
+		for (int k = 0; k < 2; k++) {
+			if ((k + rep) % 2)
+				add(cas, "query", P_PAGEMAP, 1,
+				    MEAN_TIME(np_it, pagemap_segments(pm, buf, len, ent, sp)));
+			else
+				add(cas, "query", P_MPIN, 1,
+				    MEAN_TIME(nq_it, mpin_context_segments(ctx, buf, len, sq, n, 0)));
+		}
+		add(cas, "call", P_MPIN, 1, MEAN_TIME(n1_it, mpin_context_segments(ctx, buf, psz, sq, 1, 0)));
+	}
+out:
+	check(mpin_context_unpin(ctx, buf, len) ? -errno : 0, P_MPIN, "unpin");
+	mpin_context_close(ctx);
+	close(pm);
+	free(ent);
+	free(sp);
+	free(sq);
+}
+
 /* --- report -------------------------------------------------------------- */
 /* Time with a unit that keeps 3-4 significant digits. */
 static const char *fmt_time(char *b, size_t n, double s)
@@ -818,8 +963,10 @@ static const char *fmt_time(char *b, size_t n, double s)
 		snprintf(b, n, "%.3f s", s);
 	else if (s >= 1e-3)
 		snprintf(b, n, "%.2f ms", s * 1e3);
-	else
+	else if (s >= 1e-6)
 		snprintf(b, n, "%.2f us", s * 1e6);
+	else
+		snprintf(b, n, "%.1f ns", s * 1e9);
 	return b;
 }
 
@@ -893,6 +1040,51 @@ static void print_table(void)
 		       meta_thp_pages, meta_scat, meta_scat_bytes, meta_scat_pages, runs_scat);
 }
 
+static void print_segments(void)
+{
+	const struct seg_result *thp = NULL, *sc = NULL;
+	char b[4][32];
+
+	if (!WANT(C_SEG))
+		return;
+	printf("\nPhysical segments: MPIN_IOC_SEGMENTS against reading /proc/self/pagemap and coalescing\n"
+	       "(medians of %d; each sample the mean of calls lasting about 2 ms)\n", opt_repeats);
+	if (!peer_ok[P_MPIN] || seg_skip || !seg_nres) {
+		printf("  not measured: %s\n", !peer_ok[P_MPIN] ? peer_why[P_MPIN] : seg_why);
+		return;
+	}
+	for (int i = 0; i < seg_nres; i++) {
+		const struct seg_result *r = &seg_res[i];
+		double q = median(r->cas, "query", P_MPIN), pm = median(r->cas, "query", P_PAGEMAP);
+		char label[64];
+
+		if (!strcmp(r->cas, "seg-thp")) {
+			thp = r;
+			snprintf(label, sizeof(label), "THP %zu MiB (AnonHugePages %ld MiB)", r->len / MIB,
+				 r->thp_kb / 1024);
+		} else {
+			sc = r;
+			snprintf(label, sizeof(label), "scattered 4 KiB, %zu MiB", r->len / MIB);
+		}
+		printf("  %-36s %7ld segments: query %s, pagemap %s, mpin/pagemap %.4f\n", label, r->segs,
+		       fmt_time(b[0], sizeof(b[0]), q), fmt_time(b[1], sizeof(b[1]), pm), q / pm);
+	}
+	/* Cost per run: the query less a one-page query (the call itself). */
+	if (thp && sc && thp->segs > 0 && sc->segs > 0) {
+		double pt = (median(thp->cas, "query", P_MPIN) - median(thp->cas, "call", P_MPIN)) / thp->segs;
+		double ps = (median(sc->cas, "query", P_MPIN) - median(sc->cas, "call", P_MPIN)) / sc->segs;
+		double p2m = pt * thp->segs / (thp->len / THP_SIZE);
+
+		printf("  per run (query less a one-page query, %s): THP %s per run (%ld runs; %s per 2 MiB),\n"
+		       "    scattered %s per run (%ld runs, about one a page): THP/scattered per run %.2f\n",
+		       fmt_time(b[0], sizeof(b[0]), median(thp->cas, "call", P_MPIN)),
+		       fmt_time(b[1], sizeof(b[1]), pt), thp->segs, fmt_time(b[2], sizeof(b[2]), p2m),
+		       fmt_time(b[3], sizeof(b[3]), ps), sc->segs, pt / ps);
+	}
+	if (seg_bad)
+		printf("  WARNING: MPIN_IOC_SEGMENTS and pagemap disagreed (see stderr)\n");
+}
+
 struct target {
 	const char *what;
 	double value, limit;
@@ -919,11 +1111,14 @@ static int print_targets(void)
 		{ "mpin THP <= 1.3x floor", median("thp", "pin", P_MPIN) / median("thp", "pin", P_FLOOR), 1.3, 1, "x" },
 		{ "munpin THP <= 1.3x floor", median("thp", "unpin", P_MPIN) / median("thp", "unpin", P_FLOOR), 1.3, 1, "x" },
 		{ "mpin never touched <= 1.10x floor", median("fresh", "pin", P_MPIN) / median("fresh", "pin", P_FLOOR), 1.10, 1, "x" },
+		/* Physical segments against pagemap (issue 16). */
+		{ "segments query, THP <= pagemap read", median("seg-thp", "query", P_MPIN) / median("seg-thp", "query", P_PAGEMAP), 1, 1, "x" },
+		{ "segments query, scattered <= pagemap read", median("seg-scatter", "query", P_MPIN) / median("seg-scatter", "query", P_PAGEMAP), 1, 1, "x" },
 	};
 	int miss = 0;
 	double ceiling = median("2t-sep", "speedup", P_CPU);
 
-	printf("\nTargets (issues 6 and 15; ratios of medians in this run):\n");
+	printf("\nTargets (issues 6, 15 and 16; ratios of medians in this run):\n");
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		const char *v;
 
@@ -1004,8 +1199,10 @@ static int print_tap(void)
 			}
 		}
 		/* pin/unpin cases: 2 each; 1page: 1; 2t-sep: 3; 2t-shared: 3 (not io_uring or floor). */
+		/* segments: mpin's query and one-page call per buffer (pagemap's: below) */
 		int want = 2 * (WANT(C_4K) + WANT(C_THP) + WANT(C_FRESH) + WANT(C_SCATTER)) +
-			   WANT(C_1PAGE) + WANT(C_2T) * (3 + (p == P_URING || p == P_FLOOR ? 0 : 3));
+			   WANT(C_1PAGE) + WANT(C_2T) * (3 + (p == P_URING || p == P_FLOOR ? 0 : 3)) +
+			   (p == P_MPIN ? 2 * seg_nres : 0);
 
 		if (nmed != want || bad) {
 			failed++;
@@ -1033,6 +1230,30 @@ static int print_tap(void)
 		failed++, printf("not ok %d - metadata bytes per page: 4 KiB %g (%lld pages), THP %g (%lld pages), "
 				 "scattered %g (%lld pages)\n", n, meta_4k, meta_4k_pages, meta_thp,
 				 meta_thp_pages, meta_scat, meta_scat_pages);
+	n++;
+	if (!WANT(C_SEG))
+		printf("ok %d - segments query # SKIP not selected (--cases)\n", n);
+	else if (!peer_ok[P_MPIN])
+		printf("ok %d - segments query # SKIP mpin not available\n", n);
+	else if (seg_skip)
+		printf("ok %d - segments query # SKIP %s\n", n, seg_why);
+	else {
+		int want = WANT(C_SCATTER) ? 2 : 1, bad = seg_bad || seg_nres != want;
+
+		for (int i = 0; i < seg_nres; i++) {
+			const struct series *sp = series(seg_res[i].cas, "query", P_PAGEMAP, 1);
+
+			if (!(median_of(sp) > 0) || sp->n != opt_repeats)
+				bad++;
+		}
+		if (bad)
+			failed++, printf("not ok %d - segments query: %d results, %d disagreeing with pagemap or without positive medians\n",
+					 n, seg_nres, bad);
+		else
+			printf("ok %d - segments query: equal to pagemap's (%s %ld segments%s%s), medians positive\n",
+			       n, seg_res[0].cas, seg_res[0].segs, seg_nres > 1 ? ", seg-thp " : "",
+			       seg_nres > 1 ? (snprintf(seg_why, sizeof(seg_why), "%ld", seg_res[1].segs), seg_why) : "");
+	}
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }
@@ -1053,13 +1274,15 @@ static void usage(FILE *f)
 		"usage: mpin-bench [options]\n"
 		"  --size MIB        4 KiB and THP buffers (default 256)\n"
 		"  --fresh-size MIB  never-touched buffer (default: --size)\n"
+		"  --seg-size MIB    THP buffer of the segments case (default: 4 x --size)\n"
 		"  --thr-size MIB    each thread's buffer (default 32)\n"
 		"  --thr-cycles N    pin+unpin cycles per thread (default: enough for --thr-ms)\n"
 		"  --thr-ms MS       one thread's run in the 2t case, measured once (default 250)\n"
 		"  --repeats N       interleaved repeats, >= 1 (default 7)\n"
 		"  --rt-ms MS        time per peer per repeat of the 1-page round trip (default 100)\n"
 		"  --peers LIST      comma-separated subset of mpin,mlock,io_uring,ibv_rxe\n"
-		"  --cases LIST      comma-separated subset of 4k,thp,fresh,scatter,1page,2t,metadata\n"
+		"  --cases LIST      comma-separated subset of 4k,thp,fresh,scatter,1page,2t,metadata,\n"
+		"                    segments\n"
 		"  --ibv-dev NAME    verbs device (default rxe0)\n"
 		"  --csv FILE|-      write samples and summary CSV (-: stdout between markers)\n"
 		"  --tap             TAP output for the smoke test\n");
@@ -1068,7 +1291,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "size", 1, 0, 's' }, { "fresh-size", 1, 0, 'f' }, { "thr-size", 1, 0, 'T' },
+		{ "size", 1, 0, 's' }, { "fresh-size", 1, 0, 'f' }, { "seg-size", 1, 0, 'S' }, { "thr-size", 1, 0, 'T' },
 		{ "thr-cycles", 1, 0, 'c' }, { "thr-ms", 1, 0, 'M' }, { "repeats", 1, 0, 'r' }, { "rt-ms", 1, 0, 'R' },
 		{ "peers", 1, 0, 'p' }, { "cases", 1, 0, 'C' }, { "ibv-dev", 1, 0, 'd' }, { "csv", 1, 0, 'o' },
 		{ "tap", 0, 0, 't' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
@@ -1084,6 +1307,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 's': opt_size = parse_mib(optarg); break;
 		case 'f': opt_fresh_size = parse_mib(optarg); break;
+		case 'S': opt_seg_size = parse_mib(optarg); break;
 		case 'T': opt_thr_size = parse_mib(optarg); break;
 		case 'c': opt_thr_cycles = atoi(optarg); break;
 		case 'M': opt_thr_ms = atof(optarg); break;
@@ -1135,6 +1359,8 @@ int main(int argc, char **argv)
 	}
 	if (!opt_fresh_size)
 		opt_fresh_size = opt_size;
+	if (!opt_seg_size)
+		opt_seg_size = 4 * opt_size;
 	psz = sysconf(_SC_PAGESIZE);
 	if (geteuid() != 0)
 		fprintf(stderr, "mpin-bench: warning: not root: io_uring/verbs registrations are "
@@ -1206,10 +1432,30 @@ int main(int argc, char **argv)
 	}
 	if (WANT(C_META))
 		measure_metadata(buf4k, bufthp, bufscat);
+	/* Segments: the scattered buffer, then alone a --seg-size THP one. */
+	if (WANT(C_SEG) && peer_ok[P_MPIN]) {
+		char *segbase, *bufseg;
+		size_t segmaplen;
+
+		if (bufscat)
+			seg_measure("seg-scatter", bufscat, opt_size, 0);
+		munmap(buf4k, opt_size);
+		munmap(thpbase, thpmaplen);
+		munmap(thrbase, 2 * opt_thr_size);
+		if (bufscat)
+			munmap(bufscat, opt_size);
+		if (!seg_skip) {
+			bufseg = map_thp(opt_seg_size, &segbase, &segmaplen);
+			seg_measure("seg-thp", bufseg, opt_seg_size,
+				    smaps_kb_range(bufseg, opt_seg_size, "AnonHugePages"));
+			munmap(segbase, segmaplen);
+		}
+	}
 
 	if (opt_tap)
 		return print_tap();
 	print_table();
+	print_segments();
 	print_targets();
 	if (opt_csv) {
 		if (!strcmp(opt_csv, "-")) {

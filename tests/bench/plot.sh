@@ -13,18 +13,19 @@ png=${2:?usage: plot.sh summary.csv out.png}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# rel.dat: label, then mlock io_uring ibv_rxe medians over mpin's.
+# rel.dat: label, then mlock io_uring ibv_rxe and pagemap medians over
+# mpin's (pagemap: reading /proc/self/pagemap against the segments query).
 awk -F, '
 	NR > 1 { m[$1 "," $2 "," $3] = $4 }
 	END {
-		n = split("4k,pin 4k,unpin thp,pin thp,unpin fresh,pin fresh,unpin scatter,pin scatter,unpin 1page,roundtrip", r, " ")
-		split("4K-pin 4K-unpin THP-pin THP-unpin fresh-pin fresh-unpin scatter-pin scatter-unpin 1page-rt", lab, " ")
+		n = split("4k,pin 4k,unpin thp,pin thp,unpin fresh,pin fresh,unpin scatter,pin scatter,unpin 1page,roundtrip seg-thp,query seg-scatter,query", r, " ")
+		split("4K-pin 4K-unpin THP-pin THP-unpin fresh-pin fresh-unpin scatter-pin scatter-unpin 1page-rt THP-segments scatter-segments", lab, " ")
 		for (i = 1; i <= n; i++) {
 			base = m[r[i] ",mpin"]
 			if (base == "" || base <= 0) continue
 			line = lab[i] " 1"
-			split("mlock io_uring ibv_rxe", p, " ")
-			for (j = 1; j <= 3; j++) {
+			split("mlock io_uring ibv_rxe pagemap", p, " ")
+			for (j = 1; j <= 4; j++) {
 				v = m[r[i] "," p[j]]
 				line = line " " (v == "" ? "NaN" : v / base)
 			}
@@ -46,7 +47,7 @@ awk -F, '
 gnuplot <<GP
 set terminal pngcairo size 1400,560 font ",10" noenhanced
 set output "$png"
-set multiplot layout 1,2 title "mpin vs mlock, io_uring fixed buffers, ibv_reg_mr (soft-RoCE): medians, one QEMU/TCG run"
+set multiplot layout 1,2 title "mpin vs mlock, io_uring fixed buffers, ibv_reg_mr (soft-RoCE); segments vs pagemap: medians, one QEMU/TCG run"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
@@ -57,7 +58,7 @@ set xtics rotate by -30
 set logscale y
 set ylabel "peer time / mpin time (log; > 1: mpin faster)"
 set title "time relative to mpin"
-plot "$tmp/rel.dat" using 2:xtic(1) title "mpin", '' using 3 title "mlock", '' using 4 title "io_uring", '' using 5 title "ibv_rxe"
+plot "$tmp/rel.dat" using 2:xtic(1) title "mpin", '' using 3 title "mlock", '' using 4 title "io_uring", '' using 5 title "ibv_rxe", '' using 6 title "pagemap read"
 unset logscale y
 # Room above the bars (at most about 2) for the key.
 set yrange [0:2.8]
