@@ -16,7 +16,7 @@
  * The parent never opens /dev/mpin itself (children do) so that the module
  * can be unloaded at the end.
  */
-#include "tap.h"
+#include "helpers.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -103,6 +103,7 @@ struct kid {
 	int fd[2], dupfd;
 	unsigned long base[2];
 	int rd, wr;		/* rd: reports; wr: closing it ends the child */
+	long long segs;		/* fdinfo's mpin_segments, all contexts (check_fdinfo) */
 };
 
 static struct kid kids[] = {
@@ -273,7 +274,7 @@ static void stop_kids(void)
 /* ---- fdinfo --------------------------------------------------------------- */
 
 struct fdinfo {
-	long long owner, pinned, nranges, omitted;
+	long long owner, pinned, nranges, omitted, nsegs;
 	int nlines;
 	unsigned long long start[80], end[80], pages[80];
 	int has_pos;		/* the kernel's own lines come first */
@@ -286,7 +287,7 @@ static int read_fdinfo(pid_t pid, int fd, struct fdinfo *fi)
 	int first = 1;
 
 	memset(fi, 0, sizeof(*fi));
-	fi->owner = fi->pinned = fi->nranges = -1;
+	fi->owner = fi->pinned = fi->nranges = fi->nsegs = -1;
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
 	f = fopen(path, "r");
 	if (!f)
@@ -300,6 +301,7 @@ static int read_fdinfo(pid_t pid, int fd, struct fdinfo *fi)
 		if (sscanf(line, "mpin_owner_pid:\t%lld", &fi->owner) == 1 ||
 		    sscanf(line, "mpin_pinned_pages:\t%lld", &fi->pinned) == 1 ||
 		    sscanf(line, "mpin_ranges:\t%lld", &fi->nranges) == 1 ||
+		    sscanf(line, "mpin_segments:\t%lld", &fi->nsegs) == 1 ||
 		    sscanf(line, "mpin_ranges_omitted:\t%lld", &fi->omitted) == 1)
 			continue;
 		if (sscanf(line, "mpin_range:\t0x%llx-0x%llx\t%llu", &a, &b, &n) == 3 &&
@@ -336,6 +338,11 @@ static void check_fdinfo(void)
 			       fi.pinned, (long long)k->ranges[c] * k->pages[c]);
 			tap_ok(fi.nranges == k->ranges[c], "%s ctx %d: mpin_ranges %lld (want %d)",
 			       k->comm, c, fi.nranges, k->ranges[c]);
+			/* Ranges apart in user space are apart segments too. */
+			tap_ok(fi.nsegs >= k->ranges[c] && fi.nsegs <= fi.pinned,
+			       "%s ctx %d: mpin_segments %lld, between the %d ranges and the %lld pages",
+			       k->comm, c, fi.nsegs, k->ranges[c], fi.pinned);
+			k->segs += fi.nsegs;
 			tap_ok(fi.nlines == shown, "%s ctx %d: %d mpin_range lines (want %d)",
 			       k->comm, c, fi.nlines, shown);
 			tap_ok(fi.omitted == k->ranges[c] - shown,
@@ -376,7 +383,7 @@ static void check_fdinfo(void)
 
 struct row {
 	int pid, ctx, ranges;
-	long long pages;
+	long long pages, segs;
 	char user[16], comm[32];
 	double mib;
 };
@@ -407,7 +414,8 @@ static int parse_table(struct row *rows, int max)
 			r.user[i] = '\0';
 		for (i = 15; i >= 0 && r.comm[i] == ' '; i--)
 			r.comm[i] = '\0';
-		if (sscanf(line + 36, "%d %lld %lf %d", &r.ctx, &r.pages, &r.mib, &r.ranges) != 4)
+		if (sscanf(line + 36, "%d %lld %lf %d %lld", &r.ctx, &r.pages, &r.mib, &r.ranges,
+			   &r.segs) != 5)
 			continue;
 		rows[n++] = r;
 	}
@@ -478,6 +486,8 @@ static void check_table(void)
 		       rows[j].pages, rows[j].mib, kid_pages(k), kid_mib(k));
 		tap_ok(rows[j].ranges == kid_ranges(k), "table: %s: %d ranges (want %lld)",
 		       k->comm, rows[j].ranges, kid_ranges(k));
+		tap_ok(rows[j].segs == k->segs, "table: %s: %lld segments, its fdinfo's sum (%lld)",
+		       k->comm, rows[j].segs, k->segs);
 		if (k->gpid > 0)
 			tap_ok(find_row(rows, n, k->gpid) < 0,
 			       "table: no row for the grandchild %d that only inherited fds", k->gpid);
