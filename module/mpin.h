@@ -19,6 +19,8 @@
 
 #include <mpin/mpin-uapi.h>
 
+#include "runs.h"
+
 struct file;
 struct seq_file;
 
@@ -93,6 +95,8 @@ struct mpin_seg;
 /*
  * A walk over the physical segments of a range (mpin_store_segments()).
  * Closed segments go to @buf, or are only counted when @buf is NULL.
+ * A walk stopped by a full @buf resumes at @seg and @it, which stay
+ * valid while its caller owns the range lock and no unmap has marked it.
  */
 struct mpin_seg_walk {
 	unsigned long cursor, end;	/* the part of the range still to walk */
@@ -102,6 +106,8 @@ struct mpin_seg_walk {
 	unsigned int nr_buf, max_buf;
 	u64 count;			/* segments closed so far */
 	u64 pages;			/* pages walked so far */
+	struct mpin_seg *seg;		/* where a stopped walk resumes */
+	struct run_iter it;		/* ... in @seg's runs */
 };
 
 int mpin_store_segments(struct mpin_file *mf, struct mpin_seg_walk *sw);
@@ -141,6 +147,7 @@ int mpin_range_lock_killable(struct mpin_file *mf, struct mpin_busy *me,
 			     unsigned long start, unsigned long end);
 void mpin_range_unlock(struct mpin_file *mf, struct mpin_busy *me);
 bool mpin_range_was_unmapped(struct mpin_file *mf, struct mpin_busy *me);
+bool mpin_range_marked(struct mpin_file *mf, struct mpin_busy *me);
 
 /* segments.c: MPIN_IOC_SEGMENTS. */
 long mpin_ioctl_segments(struct file *file, struct mpin_segments __user *uarg);

@@ -159,6 +159,17 @@ bool mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
 	return marked;
 }
 
+/* Has an unmap marked @me?  Unlike mpin_range_was_unmapped(), keeps it. */
+bool mpin_range_marked(struct mpin_file *mf, struct mpin_busy *me)
+{
+	bool unmapped;
+
+	spin_lock(&mf->busy_lock);
+	unmapped = me->unmapped;
+	spin_unlock(&mf->busy_lock);
+	return unmapped;
+}
+
 bool mpin_range_was_unmapped(struct mpin_file *mf, struct mpin_busy *me)
 {
 	bool unmapped;

@@ -26,16 +26,20 @@
 /*
  * Segments gathered per hold of tree_lock: copy_to_user() may fault, and
  * a fault must not wait for tree_lock, which the MMU notifier takes under
- * mmap_lock.  So they go through a page of kernel memory.
+ * mmap_lock.  So they go through kernel memory, 16 KiB of it: a scattered
+ * range is a segment per page, and each round costs a lock and a copy.
  */
-#define MPIN_SEGS_CHUNK	(PAGE_SIZE / sizeof(struct mpin_segment))
+#define MPIN_SEGS_CHUNK_BYTES	(16UL << 10)
+#define MPIN_SEGS_CHUNK	(MPIN_SEGS_CHUNK_BYTES / sizeof(struct mpin_segment))
 
 /*
- * One walk of [@start, @end) into @dst, which has room for @room
+ * One walk of the range of @sw into @dst, which has room for @room
  * segments (0: count only).  -ENXIO at a page @mf does not pin, unless
- * @partial.
+ * @sw->partial; -EAGAIN if an unmap marked @busy while tree_lock was
+ * dropped, since the walk's place in the store may be gone.
  */
-static int segments_walk(struct mpin_file *mf, struct mpin_seg_walk *sw,
+static int segments_walk(struct mpin_file *mf, struct mpin_busy *busy,
+			 struct mpin_seg_walk *sw,
 			 struct mpin_segment __user *dst, u64 room,
 			 struct mpin_segment *buf)
 {
@@ -48,7 +52,9 @@ static int segments_walk(struct mpin_file *mf, struct mpin_seg_walk *sw,
 		sw->max_buf = min_t(u64, room - written, MPIN_SEGS_CHUNK);
 		sw->nr_buf = 0;
 		mutex_lock(&mf->tree_lock);
-		ret = mpin_store_segments(mf, sw);
+		/* The notifier marks before it takes tree_lock to remove. */
+		ret = mpin_range_marked(mf, busy) ? -EAGAIN :
+		      mpin_store_segments(mf, sw);
 		mutex_unlock(&mf->tree_lock);
 		if (ret)
 			return ret;
@@ -94,7 +100,7 @@ long mpin_ioctl_segments(struct file *file, struct mpin_segments __user *uarg)
 		return -EINVAL;
 
 	if (s.nr_segs) {
-		buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+		buf = kvmalloc(MPIN_SEGS_CHUNK_BYTES, GFP_KERNEL);
 		if (!buf)
 			return -ENOMEM;
 	}
@@ -106,13 +112,22 @@ long mpin_ioctl_segments(struct file *file, struct mpin_segments __user *uarg)
 	ret = mpin_range_lock_killable(mf, &busy, start, end);
 	if (ret)
 		goto out;
-	do {
+	for (;;) {
 		memset(&sw, 0, sizeof(sw));
 		sw.cursor = start;
 		sw.end = end;
 		sw.partial = s.flags & MPIN_SEGMENTS_PARTIAL;
-		ret = segments_walk(mf, &sw, u64_to_user_ptr(s.segs), s.nr_segs, buf);
-	} while (!ret && mpin_range_was_unmapped(mf, &busy));
+		ret = segments_walk(mf, &busy, &sw, u64_to_user_ptr(s.segs),
+				    s.nr_segs, buf);
+		if (ret && ret != -EAGAIN)
+			break;
+		/* Clears the mark; marked: the walk starts over. */
+		if (!mpin_range_was_unmapped(mf, &busy) && !ret)
+			break;
+		ret = -EINTR;
+		if (fatal_signal_pending(current))
+			break;
+	}
 	mpin_range_unlock(mf, &busy);
 	if (ret)
 		goto out;
@@ -123,6 +138,6 @@ long mpin_ioctl_segments(struct file *file, struct mpin_segments __user *uarg)
 	else if (s.nr_segs && sw.count > s.nr_segs)
 		ret = -ERANGE;		/* the count says how much room is needed */
 out:
-	kfree(buf);
+	kvfree(buf);
 	return ret;
 }

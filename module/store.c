@@ -195,24 +195,21 @@ unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
 /*
  * Add the piece of @len bytes at user address @addr, physical @phys, to
  * the walk: it grows the open segment if it continues it in both address
- * spaces, and otherwise closes that one.  Returns false when the closed
- * segment did not fit in @sw->buf, which the caller must empty first.
+ * spaces, and otherwise closes that one, for which the caller made room.
  */
-static bool walk_add(struct mpin_seg_walk *sw, u64 addr, u64 phys, u64 len)
+static void walk_add(struct mpin_seg_walk *sw, u64 addr, u64 phys, u64 len)
 {
 	struct mpin_segment *open = &sw->open;
 
 	if (open->len && open->addr + open->len == addr &&
 	    open->phys + open->len == phys) {
 		open->len += len;
-		return true;
+		return;
 	}
-	if (open->len && !mpin_seg_walk_close(sw))
-		return false;
+	mpin_seg_walk_close(sw);
 	open->addr = addr;
 	open->phys = phys;
 	open->len = len;
-	return true;
 }
 
 /*
@@ -237,23 +234,24 @@ bool mpin_seg_walk_close(struct mpin_seg_walk *sw)
 /*
  * Walk the physical segments of [@sw->cursor, @sw->end) in address order
  * (MPIN_IOC_SEGMENTS, fdinfo).  The cost is the run words read, never a
- * page walk: a THP range costs one run per 2 MiB.  Stops early, with
- * @sw->cursor where it stopped, when @sw->buf is full; the caller empties
- * it and calls again, and the walk resumes inside a segment by reading
- * that segment's runs from its start (at most a page of them).  Returns
- * -ENXIO at the first page @mf does not pin, unless @sw->partial.  The
- * segment still open at the end is left for mpin_seg_walk_close().
+ * page walk: a THP range costs one run per 2 MiB.  Stops early when
+ * @sw->buf is full, with where it stopped in @sw; the caller empties the
+ * buffer and calls again, and the walk goes on from there if its range
+ * lock entry was not marked by an unmap meanwhile (if it was, the caller
+ * starts over).  Returns -ENXIO at the first page @mf does not pin,
+ * unless @sw->partial.  The segment still open at the end is left for
+ * mpin_seg_walk_close().
  */
 int mpin_store_segments(struct mpin_file *mf, struct mpin_seg_walk *sw)
 {
-	struct mpin_seg *seg;
+	struct mpin_seg *seg = sw->seg;
+	unsigned long pfn, take;
 
 	lockdep_assert_held(&mf->tree_lock);
+	if (seg)
+		goto resume;
 	seg = seg_first_after(&mf->segs, sw->cursor);
 	while (sw->cursor < sw->end) {
-		unsigned long stop, pfn, take;
-		struct run_iter it;
-
 		if (!seg || seg->start >= sw->end) {
 			if (!sw->partial)
 				return -ENXIO;
@@ -265,19 +263,27 @@ int mpin_store_segments(struct mpin_file *mf, struct mpin_seg_walk *sw)
 				return -ENXIO;
 			sw->cursor = seg->start;
 		}
-		stop = min(seg_end(seg), sw->end);
-		run_iter_init(&it, seg->runs, seg->nr_words,
+		run_iter_init(&sw->it, seg->runs, seg->nr_words,
 			      (sw->cursor - seg->start) >> PAGE_SHIFT,
-			      (stop - sw->cursor) >> PAGE_SHIFT);
-		while ((take = run_iter_next(&it, &pfn))) {
-			if (!walk_add(sw, sw->cursor, PFN_PHYS(pfn),
-				      (u64)take << PAGE_SHIFT))
-				return 0;
+			      (min(seg_end(seg), sw->end) - sw->cursor) >> PAGE_SHIFT);
+resume:
+		/* A piece closes at most one segment: stop while there is room. */
+		while (!(sw->buf && sw->nr_buf == sw->max_buf)) {
+			take = run_iter_next(&sw->it, &pfn);
+			if (!take)
+				break;
+			walk_add(sw, sw->cursor, PFN_PHYS(pfn),
+				 (u64)take << PAGE_SHIFT);
 			sw->pages += take;
 			sw->cursor += take << PAGE_SHIFT;
 		}
+		if (sw->buf && sw->nr_buf == sw->max_buf) {
+			sw->seg = seg;
+			return 0;
+		}
 		seg = seg_next(seg);
 	}
+	sw->seg = NULL;
 	return 0;
 }
 

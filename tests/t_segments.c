@@ -295,6 +295,68 @@ static void test_partial_and_room(void)
 	tap_ok(r == 0 && s.nr_segs == 0 && s.pages == 0, "len 0: 0 segments");
 }
 
+/*
+ * More segments than the module gathers per hold of its lock (a page of
+ * them, 170): every other page of 1024, so 512 one-page segments from
+ * one store segment, read in several rounds that resume inside it.
+ */
+static void test_many(void)
+{
+	size_t n = 1024, want = n / 2, i;
+	char *a = anon_touched(n);
+	struct mpin_segments s;
+	int r, good;
+
+	for (i = 0; i < n; i += 2)
+		raw_pin(a + P(i), psz);
+	memset(segbuf, 0, n * sizeof(*segbuf));
+	r = seg_ioctl(devfd, a, P(n), segbuf, n, MPIN_SEGMENTS_PARTIAL, &s);
+	good = r == 0 && s.nr_segs == want && s.pages == want;
+	for (i = 0; good && i < want; i++)
+		good = segbuf[i].addr == (uintptr_t)a + P(2 * i) && segbuf[i].len == (uint64_t)psz &&
+		       segbuf[i].phys == page_pfn(a + P(2 * i)) * psz;
+	if (!tap_ok(good, "%zu segments, over several rounds of the module's walk, match pagemap", want))
+		tap_diag("  ret %d errno %d, nr_segs %llu, first bad at %zu", r, errno,
+			 (unsigned long long)s.nr_segs, i);
+	memset(segbuf, 0x5a, n * sizeof(*segbuf));
+	r = seg_ioctl(devfd, a, P(n), segbuf, 300, MPIN_SEGMENTS_PARTIAL, &s);
+	good = r == -1 && errno == ERANGE && s.nr_segs == want &&
+	       segbuf[299].addr == (uintptr_t)a + P(598) && segbuf[300].addr == 0x5a5a5a5a5a5a5a5aULL;
+	tap_ok(good, "room for 300 of %zu: ERANGE, the 300 filled across rounds, nothing after", want);
+	raw_unpin(a, P(n));
+	state_is(0, "many segments: unpinned");
+	munmap(a, P(n));
+
+	/*
+	 * The same from one pin call, so that the rounds stop and resume
+	 * inside one store segment: touching two buffers page by page in
+	 * turn interleaves their frames.
+	 */
+	{
+		char *b = xmmap(NULL, P(n), PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *c = xmmap(NULL, P(n), PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		size_t got;
+
+		madvise(b, P(n), MADV_NOHUGEPAGE);
+		madvise(c, P(n), MADV_NOHUGEPAGE);
+		for (i = 0; i < n; i++) {
+			b[P(i)] = 1;
+			c[P(i)] = 1;
+		}
+		pin_ok(b, P(n), n, "interleaved: PIN %zu pages in one call", n);
+		got = check_vs_pagemap("interleaved", b, n, NULL);
+		if (got > 2 * 170)
+			tap_ok(1, "interleaved: %zu segments, more than two rounds of 170", got);
+		else
+			tap_skip("the frames came out contiguous", "interleaved: more than two rounds of 170");
+		unpin_ok(b, P(n), n, "interleaved: UNPIN");
+		munmap(b, P(n));
+		munmap(c, P(n));
+	}
+}
+
 static void test_invalid(void)
 {
 	char *a = anon_touched(4);
@@ -502,6 +564,7 @@ int main(void)
 	test_memtypes();
 	test_across_calls();
 	test_partial_and_room();
+	test_many();
 	test_invalid();
 	test_stable();
 	test_fdinfo();
