@@ -42,13 +42,7 @@ mkdir -p build
 install_step() {
 	local root src=/build/mpin-install rc=0
 	root=$(tests/kernels/root.sh "$suite" pkg-config libkmod-dev man-db) || { echo "Bail out! no root for $suite"; return 1; }
-	rm -rf "${root:?}$src"
-	mkdir -p "$root$src"
-	if [ -d .git ]; then
-		git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$root$src" 2>/dev/null
-	else
-		tar -cf - --exclude=./build --exclude=./.git . | tar -xf - -C "$root$src"
-	fi
+	copy_sources "${root:?}$src"
 	tests/kernels/root.sh "$suite" --run env KVER="$kver" \
 		"$src/tests/host/install.sh" --keep "$src/tests/bin/install" "$src" 2>&1 | tee build/install.tap
 	rc=${PIPESTATUS[0]}

@@ -129,3 +129,16 @@ vm_run_opts() {
 	mkdir -p "$out"
 	out=$(cd "$out" && pwd)
 }
+
+# copy_sources DIR: a fresh copy of the tree's sources in DIR (what git
+# knows, tracked or not ignored; no build outputs of this machine's), for
+# make install in a Debian root.  Run from the top of the tree.
+copy_sources() {
+	rm -rf "${1:?}"
+	mkdir -p "$1"
+	if [ -d .git ]; then
+		git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$1" 2>/dev/null
+	else
+		tar -cf - --exclude=./build --exclude=./.git . | tar -xf - -C "$1"
+	fi
+}

@@ -49,6 +49,8 @@ cd "$top"
 [ -x tests/bin/t_range ] || die "tests are not built: run make tests (or make check-debug)"
 [ "$(id -u)" = 0 ] || die "needs root (the kernel and the module are built in a chroot)"
 build=tests/debug-kernel/build.sh
+# shellcheck source=tests/lib.sh
+. tests/lib.sh	# copy_sources
 
 t0=$(date +%s)
 kdir=$("$build" --line "$line") || die "building the $line debug kernel failed"
@@ -80,13 +82,7 @@ mkdir -p build
 # the results come back to tests/bin/install for t_install.
 status=0
 src=/build/mpin-debug-install
-rm -rf "${root:?}$src"
-mkdir -p "$root$src"
-if [ -d .git ]; then
-	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$root$src" 2>/dev/null
-else
-	tar -cf - --exclude=./build --exclude=./.git . | tar -xf - -C "$root$src"
-fi
+copy_sources "${root:?}$src"
 "$build" --line "$line" --run env KVER="$kver" KDIR="$kdir" \
 	"$src/tests/host/install.sh" --keep "$src/tests/bin/install" "$src" >build/check-debug-install.log 2>&1 || status=1
 rm -rf tests/bin/install
