@@ -30,8 +30,10 @@ out=$(cd "$out" && pwd)
 
 # build NAME SRC FILES... : copy FILES of SRC into the root, build them
 # with W=1 (any warning fails), put NAME.ko and NAME-build.log in OUT.
+# A directory of its own per build: two builds for one kernel at once
+# (make bench beside make lint) must not remove each other's sources.
 build() {
-	local name=$1 from=$2 dir=/build/$1-$kver rc=0
+	local name=$1 from=$2 dir=/build/$1-$kver-$$ rc=0
 	shift 2
 	rm -rf "$root$dir"
 	mkdir -p "$root$dir"
