@@ -73,8 +73,8 @@ module:
 
 testkernel: deps-vm
 	@mkdir -p build
-	tests/kernels/testkernel.sh $(KERNEL) >$(TESTKERNEL_ENV).new
-	@mv $(TESTKERNEL_ENV).new $(TESTKERNEL_ENV)
+	tests/kernels/testkernel.sh $(KERNEL) >$(TESTKERNEL_ENV).$$PPID
+	@mv $(TESTKERNEL_ENV).$$PPID $(TESTKERNEL_ENV)
 	@sed 's/^/testkernel: /' $(TESTKERNEL_ENV)
 
 lib:
