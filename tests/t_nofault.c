@@ -8,6 +8,12 @@
  * unpinned fresh memory shows that the counter does see faults.  PFNs come
  * from /proc/self/pagemap (root) and must not change across touches,
  * compaction, fork and, with two NUMA nodes, move_pages(2).
+ *
+ * The no-fault check runs on each memory type of nf_types[] (never-touched
+ * anonymous, memfd, private ext4 and tmpfs file mappings): a table of
+ * setups run by one loop, as selftests/mm/gup_longterm.c does.  The PFN
+ * and compaction checks are about anonymous memory only and stay plain
+ * functions.
  */
 #include "helpers.h"
 #include "raw.h"
@@ -19,6 +25,7 @@
 
 #define P(n) ((unsigned long long)(n) * psz)
 #define NPAGES 64
+#define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
 
 #ifndef MPOL_MF_MOVE
 #define MPOL_MF_MOVE (1 << 1)
@@ -91,58 +98,118 @@ static void test_control(void)
 	munmap(c, P(NPAGES));
 }
 
-static void test_anon(void)
-{
-	char *a = fresh_anon(NPAGES);
+/*
+ * The memory types, as a table (selftests/mm/gup_longterm.c does the
+ * same): each setup maps NPAGES pages, and one loop pins them, touches
+ * them @passes times counting faults, and unpins them.
+ */
+struct nf_area {
+	char *a;
+	int fd;			/* closed at the end, if >= 0 */
+	char path[4096];	/* unlinked at the end, if set */
+	char why[128];		/* why setup could not map the type */
+};
 
-	pin_ok(a, P(NPAGES), NPAGES, "PIN %d never-touched anonymous pages", NPAGES);
-	no_faults(a, NPAGES, "never-touched anonymous");
-	no_faults(a, NPAGES, "never-touched anonymous, second pass");
-	unpin_ok(a, P(NPAGES), NPAGES, "UNPIN the anonymous pages");
-	munmap(a, P(NPAGES));
+struct nf_type {
+	const char *name;
+	/* Maps NPAGES pages at @ar->a: 0, or -1 with @ar->why set to skip. */
+	int (*setup)(struct nf_area *ar);
+	int passes;
+};
+
+static int setup_anon(struct nf_area *ar)
+{
+	ar->a = fresh_anon(NPAGES);
+	return 0;
 }
 
-static void test_shmem(void)
+static int setup_memfd(struct nf_area *ar)
 {
-	char *a;
-	int fd = memfd_create("t_nofault", MFD_CLOEXEC);
-
-	if (fd < 0 || ftruncate(fd, P(NPAGES)))
+	ar->fd = memfd_create("t_nofault", MFD_CLOEXEC);
+	if (ar->fd < 0 || ftruncate(ar->fd, P(NPAGES)))
 		tap_bail("memfd: %s", strerror(errno));
-	a = xmmap(NULL, P(NPAGES), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	pin_ok(a, P(NPAGES), NPAGES, "PIN %d never-touched memfd MAP_SHARED pages", NPAGES);
-	no_faults(a, NPAGES, "memfd MAP_SHARED");
-	unpin_ok(a, P(NPAGES), NPAGES, "UNPIN the memfd pages");
-	munmap(a, P(NPAGES));
-	close(fd);
+	ar->a = xmmap(NULL, P(NPAGES), PROT_READ | PROT_WRITE, MAP_SHARED, ar->fd, 0);
+	return 0;
 }
 
 /* A private writable file mapping in @dir, half of it read before the pin. */
-static void test_private_file(const char *dir, const char *label)
+static int setup_private_file(struct nf_area *ar, const char *dir)
 {
-	char path[4096], *a, *buf;
-	int fd;
+	char *buf;
 
-	snprintf(path, sizeof(path), "%s/t_nofault.%d", dir, (int)getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		tap_bail("open %s: %s", path, strerror(errno));
+	snprintf(ar->path, sizeof(ar->path), "%s/t_nofault.%d", dir, (int)getpid());
+	ar->fd = open(ar->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (ar->fd < 0)
+		tap_bail("open %s: %s", ar->path, strerror(errno));
 	buf = malloc(P(NPAGES));
 	if (!buf)
 		tap_bail("malloc");
 	memset(buf, 'F', P(NPAGES));
-	if (pwrite(fd, buf, P(NPAGES), 0) != (ssize_t)P(NPAGES))
-		tap_bail("write %s: %s", path, strerror(errno));
+	if (pwrite(ar->fd, buf, P(NPAGES), 0) != (ssize_t)P(NPAGES))
+		tap_bail("write %s: %s", ar->path, strerror(errno));
 	free(buf);
-	a = xmmap(NULL, P(NPAGES), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ar->a = xmmap(NULL, P(NPAGES), PROT_READ | PROT_WRITE, MAP_PRIVATE, ar->fd, 0);
 	for (unsigned long i = 0; i < NPAGES / 2; i++)
-		sink += *(volatile char *)(a + P(i));
-	pin_ok(a, P(NPAGES), NPAGES, "PIN %d pages of a private %s file mapping", NPAGES, label);
-	no_faults(a, NPAGES, label);
-	unpin_ok(a, P(NPAGES), NPAGES, "UNPIN the private %s file mapping", label);
-	munmap(a, P(NPAGES));
-	close(fd);
-	unlink(path);
+		sink += *(volatile char *)(ar->a + P(i));
+	return 0;
+}
+
+static int setup_private_ext4(struct nf_area *ar)
+{
+	const char *dir = getenv("MPIN_EXT4_DIR");
+
+	if (!dir || !*dir) {
+		snprintf(ar->why, sizeof(ar->why), "MPIN_EXT4_DIR is not set");
+		return -1;
+	}
+	return setup_private_file(ar, dir);
+}
+
+static int setup_private_tmpfs(struct nf_area *ar)
+{
+	struct statfs sf;
+
+	if (statfs("/tmp", &sf) || sf.f_type != TMPFS_MAGIC) {
+		snprintf(ar->why, sizeof(ar->why), "/tmp is not tmpfs");
+		return -1;
+	}
+	return setup_private_file(ar, "/tmp");
+}
+
+static const struct nf_type nf_types[] = {
+	{ .name = "never-touched anonymous", .setup = setup_anon, .passes = 2 },
+	{ .name = "never-touched memfd MAP_SHARED", .setup = setup_memfd, .passes = 1 },
+	{ .name = "private ext4 file mapping", .setup = setup_private_ext4, .passes = 1 },
+	{ .name = "private tmpfs file mapping", .setup = setup_private_tmpfs, .passes = 1 },
+};
+
+/* PIN, @passes touches that must not fault, UNPIN: 2 + @passes results. */
+static void run_type(const struct nf_type *t)
+{
+	struct nf_area ar = { .fd = -1 };
+	char what[160];
+	int k;
+
+	if (t->setup(&ar)) {
+		tap_skip(ar.why, "%s: PIN", t->name);
+		for (k = 0; k < t->passes; k++)
+			tap_skip(ar.why, "%s: no faults", t->name);
+		tap_skip(ar.why, "%s: UNPIN", t->name);
+		goto out;
+	}
+	pin_ok(ar.a, P(NPAGES), NPAGES, "%s: PIN %d pages", t->name, NPAGES);
+	for (k = 0; k < t->passes; k++) {
+		snprintf(what, sizeof(what), k ? "%s, pass %d" : "%s", t->name, k + 1);
+		no_faults(ar.a, NPAGES, what);
+	}
+	unpin_ok(ar.a, P(NPAGES), NPAGES, "%s: UNPIN", t->name);
+out:
+	if (ar.a)
+		munmap(ar.a, P(NPAGES));
+	if (ar.fd >= 0)
+		close(ar.fd);
+	if (ar.path[0])
+		unlink(ar.path);
 }
 
 static int nf_pfns(const char *a, unsigned long n, unsigned long long *pf)
@@ -394,30 +461,15 @@ static void test_compaction(void)
 
 int main(void)
 {
-	const char *ext4 = getenv("MPIN_EXT4_DIR");
-	struct statfs sf;
+	size_t i;
 
 	raw_init();
 	warm = fresh_anon(NPAGES);
 	memset(warm, 1, P(NPAGES));
 
 	test_control();
-	test_anon();
-	test_shmem();
-	if (ext4 && *ext4) {
-		test_private_file(ext4, "ext4");
-	} else {
-		tap_skip("MPIN_EXT4_DIR is not set", "private ext4 file mapping: PIN");
-		tap_skip("MPIN_EXT4_DIR is not set", "private ext4 file mapping: no faults");
-		tap_skip("MPIN_EXT4_DIR is not set", "private ext4 file mapping: UNPIN");
-	}
-	if (!statfs("/tmp", &sf) && sf.f_type == TMPFS_MAGIC) {
-		test_private_file("/tmp", "tmpfs");
-	} else {
-		tap_skip("/tmp is not tmpfs", "private tmpfs file mapping: PIN");
-		tap_skip("/tmp is not tmpfs", "private tmpfs file mapping: no faults");
-		tap_skip("/tmp is not tmpfs", "private tmpfs file mapping: UNPIN");
-	}
+	for (i = 0; i < ARRAY_SIZE(nf_types); i++)
+		run_type(&nf_types[i]);
 	test_pfn_stable();
 	test_compaction();
 
