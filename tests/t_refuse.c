@@ -9,6 +9,12 @@
  * part of the range pins in full, which it would not if part of it had
  * been left pinned).
  *
+ * The refused memory types (read-only and PROT_NONE anonymous, read-only
+ * shmem, shared ext4 files, fs-DAX, PCI BARs and /dev/mem) are a table,
+ * refusals[], run by one loop as selftests/mm/gup_longterm.c runs its
+ * memory types; the ranges with holes or partly writable, and the shmem
+ * and tmpfs shared mappings that do pin, stay plain functions.
+ *
  * Environment: MPIN_EXT4_DIR (non-DAX ext4), MPIN_DAX_DIR (ext4 -o dax);
  * tests that need them are skipped with the reason when they are unset.
  */
@@ -23,6 +29,7 @@
 #include <mpin.h>
 
 #define P(n) ((unsigned long long)(n) * psz)
+#define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
 
 #ifndef STATX_ATTR_DAX
 #define STATX_ATTR_DAX 0x00200000
@@ -96,18 +103,11 @@ static void test_holes(void)
 	munmap(a, P(64));
 }
 
+/* Ranges that are writable in part: refused whole, all or nothing. */
 static void test_not_writable(void)
 {
 	char *a;
-	int fd, r, e;
-
-	a = xmmap(NULL, P(2), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	refuse(a, P(2), EACCES, "read-only anonymous mapping");
-	munmap(a, P(2));
-
-	a = xmmap(NULL, P(2), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	refuse(a, P(2), EACCES, "PROT_NONE mapping");
-	munmap(a, P(2));
+	int r, e;
 
 	a = anon_touched(8);
 	if (mprotect(a + P(4), P(4), PROT_READ))
@@ -123,15 +123,6 @@ static void test_not_writable(void)
 		tap_bail("mprotect: %s", strerror(errno));
 	refuse(a + P(3), P(2), EACCES, "PROT_NONE page then a writable page");
 	munmap(a, P(8));
-
-	/* A shared read-only mapping of shmem (it would pin if writable). */
-	fd = memfd_create("t_refuse", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, P(2)))
-		tap_bail("memfd: %s", strerror(errno));
-	a = xmmap(NULL, P(2), PROT_READ, MAP_SHARED, fd, 0);
-	refuse(a, P(2), EACCES, "read-only MAP_SHARED memfd mapping");
-	munmap(a, P(2));
-	close(fd);
 
 	/* The library reports the same errno. */
 	a = xmmap(NULL, P(1), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -166,87 +157,6 @@ static int make_file(const char *dir, const char *name, size_t pages,
 	}
 	free(buf);
 	return fd;
-}
-
-static void test_ext4_shared(void)
-{
-	const char *dir = getenv("MPIN_EXT4_DIR");
-	struct statfs sf;
-	char path[4096], *a, *b;
-	int fd;
-
-	if (!dir || !*dir) {
-		tap_skip("MPIN_EXT4_DIR is not set", "shared writable ext4 file mapping: EOPNOTSUPP");
-		tap_skip("MPIN_EXT4_DIR is not set", "anonymous pages then a shared ext4 mapping");
-		tap_skip("MPIN_EXT4_DIR is not set", "read-only shared ext4 mapping: EACCES");
-		return;
-	}
-	if (statfs(dir, &sf) || sf.f_type != EXT4_SUPER_MAGIC)
-		tap_diag("warning: %s is not ext4 (f_type %#lx)", dir, (long)sf.f_type);
-	fd = make_file(dir, "t_refuse_ext4", 4, path, sizeof(path));
-	if (fd < 0)
-		tap_bail("cannot create a file in MPIN_EXT4_DIR=%s: %s", dir, strerror(errno));
-
-	a = xmmap(NULL, P(4), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	a[0] = 'x';	/* present and dirty: refused all the same */
-	refuse(a, P(4), EOPNOTSUPP, "shared writable ext4 file mapping");
-	refuse(a + P(1), 1, EOPNOTSUPP, "one byte of a shared writable ext4 mapping");
-	munmap(a, P(4));
-
-	/* Anonymous pages followed, in one range, by the shared file. */
-	b = anon_touched(8);
-	xmmap(b + P(4), P(4), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-	refuse(b, P(8), EOPNOTSUPP, "4 anonymous pages then a shared writable ext4 mapping");
-	control(b, 4, "the anonymous pages before the ext4 mapping");
-	munmap(b, P(8));
-
-	a = xmmap(NULL, P(4), PROT_READ, MAP_SHARED, fd, 0);
-	refuse(a, P(4), EACCES, "read-only shared ext4 mapping");
-	munmap(a, P(4));
-	close(fd);
-	unlink(path);
-}
-
-static void test_dax(void)
-{
-	const char *dir = getenv("MPIN_DAX_DIR");
-	static const int kinds[2] = { MAP_SHARED, MAP_PRIVATE };
-	struct statx stx;
-	char path[4096], *a;
-	int fd, k;
-
-	if (!dir || !*dir) {
-		tap_skip("MPIN_DAX_DIR is not set (no pmem)", "fs-DAX MAP_SHARED: EOPNOTSUPP");
-		tap_skip("MPIN_DAX_DIR is not set (no pmem)", "fs-DAX MAP_PRIVATE: EOPNOTSUPP");
-		return;
-	}
-	fd = make_file(dir, "t_refuse_dax", 4, path, sizeof(path));
-	if (fd < 0)
-		tap_bail("cannot create a file in MPIN_DAX_DIR=%s: %s", dir, strerror(errno));
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) ||
-	    !(stx.stx_attributes_mask & STATX_ATTR_DAX) ||
-	    !(stx.stx_attributes & STATX_ATTR_DAX)) {
-		tap_skip("the file in MPIN_DAX_DIR is not DAX (statx)", "fs-DAX MAP_SHARED: EOPNOTSUPP");
-		tap_skip("the file in MPIN_DAX_DIR is not DAX (statx)", "fs-DAX MAP_PRIVATE: EOPNOTSUPP");
-		close(fd);
-		unlink(path);
-		return;
-	}
-	for (k = 0; k < 2; k++) {
-		const char *kn = k ? "MAP_PRIVATE" : "MAP_SHARED";
-
-		a = xmmap(NULL, P(4), PROT_READ | PROT_WRITE, kinds[k], fd, 0);
-		a[0] = 'd';
-		refuse(a, P(4), EOPNOTSUPP, "fs-DAX %s mapping", kn);
-		munmap(a, P(4));
-	}
-	/* The refusal is by VMA: anonymous pages before it change nothing. */
-	a = anon_touched(8);
-	xmmap(a + P(4), P(4), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0);
-	refuse(a, P(8), EOPNOTSUPP, "anonymous pages then fs-DAX MAP_PRIVATE");
-	munmap(a, P(8));
-	close(fd);
-	unlink(path);
 }
 
 /*
@@ -300,51 +210,270 @@ static void *map_pci_bar(char *name, size_t namelen)
 	return p;
 }
 
-static void test_pfnmap(void)
+/*
+ * The memory types that rule 5 refuses, as a table (the way
+ * selftests/mm/gup_longterm.c runs its memory types): each row maps its
+ * type, alone or after touched anonymous pages in one range, and one loop
+ * refuses it.  The files and the BAR the rows map are made on first use.
+ */
+
+#define WHY_LEN 256
+
+/* Sets @why and returns NULL: the type cannot be mapped here. */
+__attribute__((format(printf, 2, 3)))
+static char *no_map(char *why, const char *fmt, ...)
 {
-	char name[512], *a, *b;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, WHY_LEN, fmt, ap);
+	va_end(ap);
+	return NULL;
+}
+
+/* mmap @pages pages at @at (MAP_FIXED) or anywhere; NULL with @why set. */
+static char *map_at(char *at, unsigned long pages, int prot, int flags, int fd,
+		    char *why)
+{
+	void *p = mmap(at, P(pages), prot, flags | (at ? MAP_FIXED : 0), fd, 0);
+
+	if (p == MAP_FAILED)
+		return no_map(why, "mmap: %s", strerror(errno));
+	return p;
+}
+
+static char *map_anon_ro(char *at, unsigned long pages, char *why)
+{
+	return map_at(at, pages, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, why);
+}
+
+static char *map_anon_none(char *at, unsigned long pages, char *why)
+{
+	return map_at(at, pages, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, why);
+}
+
+/* A shared read-only mapping of shmem (it would pin if writable). */
+static char *map_memfd_ro(char *at, unsigned long pages, char *why)
+{
+	int fd = memfd_create("t_refuse", MFD_CLOEXEC);
+	char *p;
+
+	if (fd < 0 || ftruncate(fd, P(pages)))
+		tap_bail("memfd: %s", strerror(errno));
+	p = map_at(at, pages, PROT_READ, MAP_SHARED, fd, why);
+	close(fd);
+	return p;
+}
+
+/* A file of 4 pages of 'F' on MPIN_EXT4_DIR, or on MPIN_DAX_DIR. */
+static struct tfile {
+	const char *env, *name;
+	int fd;
+	char path[4096];
+} ext4_file = { "MPIN_EXT4_DIR", "t_refuse_ext4", -1, "" },
+  dax_file = { "MPIN_DAX_DIR", "t_refuse_dax", -1, "" };
+
+static int tfile_fd(struct tfile *f)
+{
+	const char *dir = getenv(f->env);
+
+	if (f->fd < 0 && dir && *dir) {
+		f->fd = make_file(dir, f->name, 4, f->path, sizeof(f->path));
+		if (f->fd < 0)
+			tap_bail("cannot create a file in %s=%s: %s", f->env, dir,
+				 strerror(errno));
+	}
+	return f->fd;
+}
+
+static char *map_ext4(char *at, unsigned long pages, int prot, char *why)
+{
+	const char *dir = getenv("MPIN_EXT4_DIR");
+	struct statfs sf;
+
+	if (!dir || !*dir)
+		return no_map(why, "MPIN_EXT4_DIR is not set");
+	if (ext4_file.fd < 0 &&
+	    (statfs(dir, &sf) || sf.f_type != EXT4_SUPER_MAGIC))
+		tap_diag("warning: %s is not ext4 (f_type %#lx)", dir, (long)sf.f_type);
+	return map_at(at, pages, prot, MAP_SHARED, tfile_fd(&ext4_file), why);
+}
+
+static char *map_ext4_rw(char *at, unsigned long pages, char *why)
+{
+	return map_ext4(at, pages, PROT_READ | PROT_WRITE, why);
+}
+
+static char *map_ext4_ro(char *at, unsigned long pages, char *why)
+{
+	return map_ext4(at, pages, PROT_READ, why);
+}
+
+static char *map_dax(char *at, unsigned long pages, int flags, char *why)
+{
+	const char *dir = getenv("MPIN_DAX_DIR");
+	struct statx stx;
 	int fd;
 
-	a = map_pci_bar(name, sizeof(name));
-	if (!a) {
-		tap_skip("no mappable PCI memory BAR (none, or all claimed by drivers under IO_STRICT_DEVMEM)",
-			 "PCI BAR mapping (VM_IO|VM_PFNMAP): EFAULT");
-		tap_skip("no mappable PCI memory BAR", "anonymous pages then a PCI BAR");
-	} else {
-		tap_diag("PCI BAR: %s", name);
-		refuse(a, P(1), EFAULT, "PCI BAR mapping (VM_IO|VM_PFNMAP)");
-		munmap(a, P(1));
-		/* The same BAR right after anonymous pages, in one range. */
-		b = anon_touched(4);
-		munmap(b + P(3), P(1));
-		fd = open(name, O_RDWR | O_CLOEXEC);
-		if (fd < 0 || mmap(b + P(3), psz, PROT_READ | PROT_WRITE,
-				   MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
-			tap_skip("cannot map the BAR again", "anonymous pages then a PCI BAR");
-		} else {
-			refuse(b, P(4), EFAULT, "3 anonymous pages then a PCI BAR");
-		}
-		if (fd >= 0)
-			close(fd);
-		munmap(b, P(4));
-	}
+	if (!dir || !*dir)
+		return no_map(why, "MPIN_DAX_DIR is not set (no pmem)");
+	fd = tfile_fd(&dax_file);
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) ||
+	    !(stx.stx_attributes_mask & STATX_ATTR_DAX) ||
+	    !(stx.stx_attributes & STATX_ATTR_DAX))
+		return no_map(why, "the file in MPIN_DAX_DIR is not DAX (statx)");
+	return map_at(at, pages, PROT_READ | PROT_WRITE, flags, fd, why);
+}
 
-	/*
-	 * /dev/mem of the legacy VGA hole (below 1 MiB, not RAM: allowed
-	 * under STRICT_DEVMEM), mapped with remap_pfn_range: VM_IO|VM_PFNMAP.
-	 */
-	fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
-	a = fd < 0 ? MAP_FAILED :
-		mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0xA0000);
-	if (a == MAP_FAILED) {
-		tap_skip(fd < 0 ? "cannot open /dev/mem" : "cannot mmap /dev/mem at 0xA0000",
-			 "/dev/mem mapping (VM_IO|VM_PFNMAP): EFAULT");
-	} else {
-		refuse(a, P(1), EFAULT, "/dev/mem mapping (VM_IO|VM_PFNMAP)");
-		munmap(a, P(1));
+static char *map_dax_shared(char *at, unsigned long pages, char *why)
+{
+	return map_dax(at, pages, MAP_SHARED, why);
+}
+
+static char *map_dax_private(char *at, unsigned long pages, char *why)
+{
+	return map_dax(at, pages, MAP_PRIVATE, why);
+}
+
+/* One page of a PCI memory BAR; @pages is 1. */
+static char *map_pci(char *at, unsigned long pages, char *why)
+{
+	static char name[512];
+	static int searched;
+	char *p;
+	int fd;
+
+	if (!searched) {
+		searched = 1;
+		p = map_pci_bar(name, sizeof(name));
+		if (!p)
+			name[0] = 0;
+		else
+			tap_diag("PCI BAR: %s", name);
+		if (p && !at)
+			return p;
+		if (p)
+			munmap(p, psz);
 	}
-	if (fd >= 0)
-		close(fd);
+	if (!name[0])
+		return no_map(why, "no mappable PCI memory BAR (none, or all claimed by drivers under IO_STRICT_DEVMEM)");
+	fd = open(name, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return no_map(why, "cannot map the BAR again: %s", strerror(errno));
+	p = map_at(at, pages, PROT_READ | PROT_WRITE, MAP_SHARED, fd, why);
+	close(fd);
+	if (!p)
+		return no_map(why, "cannot map the BAR again");
+	return p;
+}
+
+/*
+ * /dev/mem of the legacy VGA hole (below 1 MiB, not RAM: allowed under
+ * STRICT_DEVMEM), mapped with remap_pfn_range: VM_IO|VM_PFNMAP.
+ */
+static char *map_devmem(char *at, unsigned long pages, char *why)
+{
+	int fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+	void *p;
+
+	if (fd < 0)
+		return no_map(why, "cannot open /dev/mem");
+	p = mmap(at, P(pages), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | (at ? MAP_FIXED : 0), fd, 0xA0000);
+	close(fd);
+	if (p == MAP_FAILED)
+		return no_map(why, "cannot mmap /dev/mem at 0xA0000");
+	return p;
+}
+
+#define ERR(e) .want = e, .want_name = #e
+
+struct refusal {
+	const char *desc;
+	int want;
+	const char *want_name;
+	/* Maps @pages pages of the type (at @at if set): NULL, @why set, to skip. */
+	char *(*map)(char *at, unsigned long pages, char *why);
+	unsigned long pages;
+	int dirty;		/* write its first page before the PIN */
+	unsigned long lead;	/* touched anonymous pages before it, one range */
+	const char *control;	/* then pin the @lead pages alone, if set */
+	/* Refuse only @len bytes from page @off of the type, if @len is set. */
+	unsigned long off;
+	unsigned long long len;
+};
+
+static const struct refusal refusals[] = {
+	{ .desc = "read-only anonymous mapping", ERR(EACCES),
+	  .map = map_anon_ro, .pages = 2 },
+	{ .desc = "PROT_NONE mapping", ERR(EACCES),
+	  .map = map_anon_none, .pages = 2 },
+	{ .desc = "read-only MAP_SHARED memfd mapping", ERR(EACCES),
+	  .map = map_memfd_ro, .pages = 2 },
+	/* present and dirty: refused all the same */
+	{ .desc = "shared writable ext4 file mapping", ERR(EOPNOTSUPP),
+	  .map = map_ext4_rw, .pages = 4, .dirty = 1 },
+	{ .desc = "one byte of a shared writable ext4 mapping", ERR(EOPNOTSUPP),
+	  .map = map_ext4_rw, .pages = 4, .dirty = 1, .off = 1, .len = 1 },
+	{ .desc = "4 anonymous pages then a shared writable ext4 mapping",
+	  ERR(EOPNOTSUPP), .map = map_ext4_rw, .pages = 4, .lead = 4,
+	  .control = "the anonymous pages before the ext4 mapping" },
+	{ .desc = "read-only shared ext4 mapping", ERR(EACCES),
+	  .map = map_ext4_ro, .pages = 4 },
+	{ .desc = "fs-DAX MAP_SHARED mapping", ERR(EOPNOTSUPP),
+	  .map = map_dax_shared, .pages = 4, .dirty = 1 },
+	{ .desc = "fs-DAX MAP_PRIVATE mapping", ERR(EOPNOTSUPP),
+	  .map = map_dax_private, .pages = 4, .dirty = 1 },
+	/* The refusal is by VMA: anonymous pages before it change nothing. */
+	{ .desc = "anonymous pages then fs-DAX MAP_PRIVATE", ERR(EOPNOTSUPP),
+	  .map = map_dax_private, .pages = 4, .lead = 4 },
+	{ .desc = "PCI BAR mapping (VM_IO|VM_PFNMAP)", ERR(EFAULT),
+	  .map = map_pci, .pages = 1 },
+	/* The same BAR right after anonymous pages, in one range. */
+	{ .desc = "3 anonymous pages then a PCI BAR", ERR(EFAULT),
+	  .map = map_pci, .pages = 1, .lead = 3 },
+	{ .desc = "/dev/mem mapping (VM_IO|VM_PFNMAP)", ERR(EFAULT),
+	  .map = map_devmem, .pages = 1 },
+};
+
+/*
+ * Maps @r and refuses it (2 results), then pins the anonymous pages
+ * before it alone as a control (2 more); one skip if it cannot be mapped.
+ */
+static void run_refusal(const struct refusal *r)
+{
+	unsigned long n = r->lead + r->pages;
+	char why[WHY_LEN], *a, *m;
+
+	if (r->lead) {
+		a = anon_touched(n);
+		m = r->map(a + P(r->lead), r->pages, why);
+	} else {
+		a = m = r->map(NULL, r->pages, why);
+	}
+	if (!m) {
+		tap_skip(why, "%s: %s", r->desc, r->want_name);
+		if (r->lead)
+			munmap(a, P(n));
+		return;
+	}
+	if (r->dirty)
+		m[0] = 'x';
+	if (r->len)
+		refuse(m + P(r->off), r->len, r->want, "%s", r->desc);
+	else
+		refuse(a, P(n), r->want, "%s", r->desc);
+	if (r->control)
+		control(a, r->lead, "%s", r->control);
+	munmap(a, P(n));
+}
+
+static void tfile_remove(struct tfile *f)
+{
+	if (f->fd < 0)
+		return;
+	close(f->fd);
+	unlink(f->path);
 }
 
 static void test_tmpfs_shared(void)
@@ -379,15 +508,18 @@ static void test_tmpfs_shared(void)
 
 int main(void)
 {
+	size_t i;
+
 	raw_init();
 	if (geteuid() != 0)
 		tap_diag("warning: not root: nr_foll_pin_acquired may be inexact");
 
 	test_holes();
 	test_not_writable();
-	test_ext4_shared();
-	test_dax();
-	test_pfnmap();
+	for (i = 0; i < ARRAY_SIZE(refusals); i++)
+		run_refusal(&refusals[i]);
+	tfile_remove(&ext4_file);
+	tfile_remove(&dax_file);
 	test_tmpfs_shared();
 
 	state_is(0, "at the end, nothing is pinned");
