@@ -42,6 +42,22 @@
  *          a one-page query measures the cost of a call, so that the rest
  *          can be given per run of contiguous pages.
  *
+ *   scale  pin time against buffer size, mpin and floor only: prefixes of
+ *          one pre-faulted 1 GiB buffer of 4 KiB pages, then of one
+ *          THP-backed one (each mapped alone, after the other cases'
+ *          buffers are gone), from 1 MiB to 1 GiB (--scale-sizes): the
+ *          powers of two and sizes just below, at and above multiples of
+ *          mpin's batch (MPIN_BATCH, 7680 pages = 30 MiB of 4 KiB pages,
+ *          module/pin.c), where a per-batch cost would show as a step.
+ *          Each repeat pins every size per peer, in ascending order on
+ *          even repeats and descending on odd ones; a sample is the mean
+ *          of enough calls to last about 2 ms (one for the large sizes).
+ *          Reported as time per 4 KiB page, with a line t = a + b * pages
+ *          fitted to the sizes >= 8 MiB (the fixed cost of a call, a,
+ *          would otherwise make small sizes look dear).  Targets: ns/page
+ *          at 1 GiB <= 1.25x ns/page at 64 MiB, and no size >= 8 MiB more
+ *          than 1.25x off the line, either way.
+ *
  * It also reports mpin's metadata bytes per pinned page
  * (/sys/kernel/mpin/metadata_bytes / pinned_pages deltas) while SIZE of
  * 4 KiB pages, then SIZE of THP, are pinned, and how many runs of
@@ -105,12 +121,20 @@ static const char *opt_ibv_dev = "rxe0";
 static int opt_tap;
 static unsigned opt_peers = ~0u;
 static unsigned opt_cases = ~0u;
+/*
+ * The scale case's sizes in MiB: powers of two, and below/at/above the
+ * first three multiples of mpin's 30 MiB batch (7680 4 KiB pages).
+ */
+#define SCALE_MAX 32
+static const char *opt_scale_sizes = "1,2,4,8,16,28,30,32,58,60,62,64,88,90,92,128,256,512,1024";
+static size_t scale_mib[SCALE_MAX];
+static int scale_n;
 
 static size_t psz;
 
-enum { C_4K, C_THP, C_FRESH, C_SCATTER, C_1PAGE, C_2T, C_META, C_SEG, NCASES };
+enum { C_4K, C_THP, C_FRESH, C_SCATTER, C_1PAGE, C_2T, C_META, C_SEG, C_SCALE, NCASES };
 static const char *const case_name[NCASES] = {
-	"4k", "thp", "fresh", "scatter", "1page", "2t", "metadata", "segments"
+	"4k", "thp", "fresh", "scatter", "1page", "2t", "metadata", "segments", "scale"
 };
 #define WANT(c) ((opt_cases >> (c)) & 1)
 
@@ -411,7 +435,7 @@ struct series {
 	int n;
 	double v[MAX_REPEATS];
 };
-static struct series ser[128];
+static struct series ser[512];
 static int nser;
 
 static struct series *series(const char *cas, const char *metric, enum peer p, int lower)
@@ -953,6 +977,271 @@ out:
 	free(sq);
 }
 
+/* --- scale --------------------------------------------------------------- */
+/*
+ * Pin time against size: prefixes of one buffer, so every size pins pages
+ * faulted in beforehand and only one buffer is mapped at a time (1 GiB of
+ * 4 KiB pages, then 1 GiB of THP, in the 2 GiB VM).  Series: case
+ * "scale-4k" or "scale-thp", metric "pin-<MiB>" and "unpin-<MiB>".
+ */
+/* module/pin.c: pages per pin_user_pages_fast() call and per run build. */
+#define MPIN_BATCH_PAGES 7680
+/* Sizes judged for linearity (and fitted): below, a call's fixed cost shows. */
+#define SCALE_FIT_MIB 8
+static const char *scale_metric[2][SCALE_MAX];	/* [0] pin-<MiB>, [1] unpin-<MiB> */
+static long scale_thp_kb = -1;
+static size_t scale_thp_len;
+
+/* THP buffers are whole huge pages: odd sizes are measured with 4 KiB pages only. */
+static int scale_size_ok(int thp, size_t mib)
+{
+	return !thp || !(mib * MIB % THP_SIZE);
+}
+
+/* Series the scale case gives a peer that takes part (mpin, floor). */
+static const char *fmt_time(char *b, size_t n, double s);
+
+static int scale_nseries(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < scale_n; i++)
+		n += 2 * (1 + scale_size_ok(1, scale_mib[i]));
+	return n;
+}
+
+/*
+ * One sample: the mean pin and unpin times of @iters pin + unpin calls of
+ * [buf, buf + len) by peer @p.  Returns the mean pin + unpin time.
+ */
+static double scale_sample(const char *cas, int i, enum peer p, char *buf, size_t len, long iters,
+			   int record)
+{
+	struct sess s;
+	double tp = 0, tu = 0, t0, t1, t2;
+
+	check(sess_open(&s, p, p == P_MPIN), p, "open");
+	for (long k = 0; k < iters; k++) {
+		t0 = now();
+		check(sess_pin(&s, buf, len), p, "pin");
+		t1 = now();
+		check(sess_unpin(&s, buf, len), p, "unpin");
+		t2 = now();
+		tp += t1 - t0;
+		tu += t2 - t1;
+	}
+	sess_close(&s);
+	if (record) {
+		add(cas, scale_metric[0][i], p, 1, tp / iters);
+		add(cas, scale_metric[1][i], p, 1, tu / iters);
+	}
+	return (tp + tu) / iters;
+}
+
+static void scale_run(int thp)
+{
+	const char *cas = thp ? "scale-thp" : "scale-4k";
+	size_t maxlen = 0, maplen;
+	char *buf, *base;
+	long iters[SCALE_MAX][NPEERS];
+
+	for (int i = 0; i < scale_n; i++)
+		if (scale_size_ok(thp, scale_mib[i]) && scale_mib[i] * MIB > maxlen)
+			maxlen = scale_mib[i] * MIB;
+	if (!maxlen)
+		return;
+	if (thp) {
+		buf = map_thp(maxlen, &base, &maplen);
+		scale_thp_kb = smaps_kb_range(buf, maxlen, "AnonHugePages");
+		scale_thp_len = maxlen;
+	} else {
+		base = buf = map_anon(maxlen, MADV_NOHUGEPAGE);
+		maplen = maxlen;
+		touch(buf, maxlen);
+	}
+	/*
+	 * Untimed, once per size and peer: the first pins after the faults
+	 * are slower.  It also sets how many calls make a sample: enough to
+	 * last about 2 ms (a 2 MiB THP pin takes tens of microseconds, and
+	 * TCG's noise is of that order), the same for every repeat.
+	 */
+	rotate(0);
+	for (int i = 0; i < scale_n; i++)
+		for (int j = 0; j < npeer_order; j++) {
+			enum peer p = peer_order[j];
+
+			if ((p == P_MPIN || p == P_FLOOR) && scale_size_ok(thp, scale_mib[i])) {
+				scale_sample(cas, i, p, buf, scale_mib[i] * MIB, 1, 0);
+				iters[i][p] = iters_for(scale_sample(cas, i, p, buf, scale_mib[i] * MIB, 1, 0));
+				if (iters[i][p] > 64)
+					iters[i][p] = 64;
+			}
+		}
+	for (int rep = 0; rep < opt_repeats; rep++) {
+		rotate(rep);
+		for (int k = 0; k < scale_n; k++) {
+			/* Ascending on even repeats, descending on odd ones. */
+			int i = rep % 2 ? scale_n - 1 - k : k;
+
+			if (!scale_size_ok(thp, scale_mib[i]))
+				continue;
+			for (int j = 0; j < npeer_order; j++)
+				if (peer_order[j] == P_MPIN || peer_order[j] == P_FLOOR)
+					scale_sample(cas, i, peer_order[j], buf, scale_mib[i] * MIB,
+						     iters[i][peer_order[j]], 1);
+		}
+	}
+	munmap(base, maplen);
+}
+
+static double scale_median(int thp, int i, enum peer p)
+{
+	return median(thp ? "scale-thp" : "scale-4k", scale_metric[0][i], p);
+}
+
+/* Pin time per 4 KiB (base) page, ns. */
+static double scale_nspp(int thp, int i, enum peer p)
+{
+	return scale_median(thp, i, p) * 1e9 / (scale_mib[i] * MIB / psz);
+}
+
+/*
+ * The line t = a + b * pages through the medians of the sizes >=
+ * SCALE_FIT_MIB, fitted to relative error (least squares of
+ * (a + b n - t) / t), so that the small sizes count as much as the large.
+ * dev: the largest factor by which a median and the line differ, either
+ * way; dev_mib where.  Returns the number of sizes fitted.
+ */
+struct scale_fit {
+	double a, b, dev;
+	size_t dev_mib;
+};
+
+static int scale_fit(int thp, enum peer p, struct scale_fit *f)
+{
+	double sw = 0, sn = 0, snn = 0, st = 0, snt = 0, det;
+	int n = 0;
+
+	*f = (struct scale_fit){ NAN, NAN, NAN, 0 };
+	for (int i = 0; i < scale_n; i++) {
+		double t = scale_median(thp, i, p), x = scale_mib[i] * MIB / psz, w;
+
+		if (scale_mib[i] < SCALE_FIT_MIB || !scale_size_ok(thp, scale_mib[i]) || !(t > 0))
+			continue;
+		w = 1 / (t * t);
+		sw += w, sn += w * x, snn += w * x * x, st += w * t, snt += w * x * t;
+		n++;
+	}
+	det = sw * snn - sn * sn;
+	if (n < 3 || !(det > 0))
+		return n;
+	f->a = (st * snn - sn * snt) / det;
+	f->b = (sw * snt - sn * st) / det;
+	f->dev = 1;
+	for (int i = 0; i < scale_n; i++) {
+		double t = scale_median(thp, i, p), x = scale_mib[i] * MIB / psz, l = f->a + f->b * x, d;
+
+		if (scale_mib[i] < SCALE_FIT_MIB || !scale_size_ok(thp, scale_mib[i]) || !(t > 0))
+			continue;
+		d = l > 0 ? fmax(t / l, l / t) : INFINITY;
+		if (d > f->dev)
+			f->dev = d, f->dev_mib = scale_mib[i];
+	}
+	return n;
+}
+
+static int scale_index(size_t mib)
+{
+	for (int i = 0; i < scale_n; i++)
+		if (scale_mib[i] == mib)
+			return i;
+	return -1;
+}
+
+/* ns/page at the largest size over ns/page at 64 MiB (the largest >= 128 MiB). */
+static double scale_growth(int thp, enum peer p, size_t *big)
+{
+	int i64 = scale_index(64), ib = -1;
+
+	for (int i = 0; i < scale_n; i++)
+		if (scale_size_ok(thp, scale_mib[i]) && scale_mib[i] >= 128 &&
+		    (ib < 0 || scale_mib[i] > scale_mib[ib]))
+			ib = i;
+	*big = ib < 0 ? 0 : scale_mib[ib];
+	if (i64 < 0 || ib < 0)
+		return NAN;
+	return scale_nspp(thp, ib, p) / scale_nspp(thp, i64, p);
+}
+
+static void print_scaling(void)
+{
+	static const char *const kind[2] = { "4 KiB", "THP" };
+	const enum peer pp[2] = { P_MPIN, P_FLOOR };
+	size_t batch_mib = MPIN_BATCH_PAGES * psz / MIB;
+
+	if (!WANT(C_SCALE) || !scale_n)
+		return;
+	printf("\nScaling: pin time against buffer size, in ns per 4 KiB page (medians of %d;\n"
+	       "prefixes of one buffer; mpin pins in batches of %d pages = %zu MiB)\n",
+	       opt_repeats, MPIN_BATCH_PAGES, batch_mib);
+	if (scale_thp_kb >= 0)
+		printf("THP buffer: %zu MiB, AnonHugePages %ld MiB%s\n", scale_thp_len / MIB,
+		       scale_thp_kb / 1024, scale_thp_kb * 1024 < (long)scale_thp_len * 9 / 10 ?
+		       " (WARNING: mostly not THP-backed)" : "");
+	printf("%7s %8s %10s %10s %10s %10s %10s %10s\n", "MiB", "pages", "4K mpin", "4K floor",
+	       "mpin/floor", "THP mpin", "THP floor", "mpin/floor");
+	for (int i = 0; i < scale_n; i++) {
+		char b[6][24];
+
+		for (int thp = 0; thp < 2; thp++) {
+			double m = scale_nspp(thp, i, P_MPIN), f = scale_nspp(thp, i, P_FLOOR);
+
+			snprintf(b[3 * thp], 24, isnan(m) ? "-" : "%.2f", m);
+			snprintf(b[3 * thp + 1], 24, isnan(f) ? "-" : "%.2f", f);
+			snprintf(b[3 * thp + 2], 24, isnan(m) || isnan(f) ? "-" : "%.3f", m / f);
+		}
+		printf("%7zu %8zu %10s %10s %10s %10s %10s %10s\n", scale_mib[i], scale_mib[i] * MIB / psz,
+		       b[0], b[1], b[2], b[3], b[4], b[5]);
+	}
+	printf("line t = a + b * pages fitted to the sizes >= %d MiB (relative error):\n", SCALE_FIT_MIB);
+	for (int thp = 0; thp < 2; thp++)
+		for (int k = 0; k < 2; k++) {
+			struct scale_fit f;
+			int n = scale_fit(thp, pp[k], &f);
+			char b[32];
+
+			if (isnan(f.a))
+				continue;
+			printf("  %-5s %-5s a %9s  b %7.2f ns/page  (%d sizes; furthest from the line: %.3fx at %zu MiB)\n",
+			       kind[thp], peer_name[pp[k]], fmt_time(b, sizeof(b), f.a), f.b * 1e9, n, f.dev,
+			       f.dev_mib);
+		}
+	printf("across batch boundaries: t(%zu k + 2 MiB) / t(%zu k - 2 MiB) over the line's ratio:\n",
+	       batch_mib, batch_mib);
+	for (int thp = 0; thp < 2; thp++)
+		for (int k = 0; k < 2; k++) {
+			struct scale_fit f;
+			int any = 0;
+
+			scale_fit(thp, pp[k], &f);
+			if (isnan(f.a))
+				continue;
+			for (size_t m = batch_mib; m > 2 && m <= 1024; m += batch_mib) {
+				int lo = scale_index(m - 2), hi = scale_index(m + 2);
+				double tl, th, xl, xh;
+
+				if (lo < 0 || hi < 0 || !scale_size_ok(thp, m - 2) || !scale_size_ok(thp, m + 2))
+					continue;
+				tl = scale_median(thp, lo, pp[k]), th = scale_median(thp, hi, pp[k]);
+				xl = (m - 2) * MIB / psz, xh = (m + 2) * MIB / psz;
+				printf("%s%zu MiB %.3f", any++ ? ", " : "  " , m,
+				       (th / tl) / ((f.a + f.b * xh) / (f.a + f.b * xl)));
+			}
+			if (any)
+				printf("  (%s %s)\n", kind[thp], peer_name[pp[k]]);
+		}
+}
+
 /* --- report -------------------------------------------------------------- */
 /* Time with a unit that keeps 3-4 significant digits. */
 static const char *fmt_time(char *b, size_t n, double s)
@@ -1094,6 +1383,12 @@ struct target {
 
 static int print_targets(void)
 {
+	static char scale_what[4][64];
+	struct scale_fit sfit[2];
+	size_t big[2];
+
+	scale_fit(0, P_MPIN, &sfit[0]);
+	scale_fit(1, P_MPIN, &sfit[1]);
 	struct target t[] = {
 		{ "mpin 4 KiB <= 0.8x ibv_reg_mr", median("4k", "pin", P_MPIN) / median("4k", "pin", P_IBV), 0.8, 1, "x" },
 		{ "mpin 4 KiB <= 0.5x io_uring registration", median("4k", "pin", P_MPIN) / median("4k", "pin", P_URING), 0.5, 1, "x" },
@@ -1114,10 +1409,21 @@ static int print_targets(void)
 		/* Physical segments against pagemap (issue 16). */
 		{ "segments query, THP <= pagemap read", median("seg-thp", "query", P_MPIN) / median("seg-thp", "query", P_PAGEMAP), 1, 1, "x" },
 		{ "segments query, scattered <= pagemap read", median("seg-scatter", "query", P_MPIN) / median("seg-scatter", "query", P_PAGEMAP), 1, 1, "x" },
+		/* Scaling (issue 15, item 4): filled in below. */
+		{ scale_what[0], scale_growth(0, P_MPIN, &big[0]), 1.25, 1, "x" },
+		{ scale_what[1], sfit[0].dev, 1.25, 1, "x" },
+		{ scale_what[2], scale_growth(1, P_MPIN, &big[1]), 1.25, 1, "x" },
+		{ scale_what[3], sfit[1].dev, 1.25, 1, "x" },
 	};
 	int miss = 0;
 	double ceiling = median("2t-sep", "speedup", P_CPU);
 
+	for (int k = 0; k < 2; k++) {
+		snprintf(scale_what[2 * k], sizeof(scale_what[0]), "mpin %s: ns/page %zu MiB <= 1.25x 64 MiB",
+			 k ? "THP" : "4 KiB", big[k]);
+		snprintf(scale_what[2 * k + 1], sizeof(scale_what[0]), "mpin %s: sizes >= %d MiB <= 1.25x off a line",
+			 k ? "THP" : "4 KiB", SCALE_FIT_MIB);
+	}
 	printf("\nTargets (issues 6, 15 and 16; ratios of medians in this run):\n");
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		const char *v;
@@ -1200,9 +1506,11 @@ static int print_tap(void)
 		}
 		/* pin/unpin cases: 2 each; 1page: 1; 2t-sep: 3; 2t-shared: 3 (not io_uring or floor). */
 		/* segments: mpin's query and one-page call per buffer (pagemap's: below) */
+		/* scale: pin and unpin per size, 4 KiB and THP (even sizes), mpin and floor */
 		int want = 2 * (WANT(C_4K) + WANT(C_THP) + WANT(C_FRESH) + WANT(C_SCATTER)) +
 			   WANT(C_1PAGE) + WANT(C_2T) * (3 + (p == P_URING || p == P_FLOOR ? 0 : 3)) +
-			   (p == P_MPIN ? 2 * seg_nres : 0);
+			   (p == P_MPIN ? 2 * seg_nres : 0) +
+			   (p == P_MPIN || p == P_FLOOR ? WANT(C_SCALE) * scale_nseries() : 0);
 
 		if (nmed != want || bad) {
 			failed++;
@@ -1282,7 +1590,9 @@ static void usage(FILE *f)
 		"  --rt-ms MS        time per peer per repeat of the 1-page round trip (default 100)\n"
 		"  --peers LIST      comma-separated subset of mpin,mlock,io_uring,ibv_rxe\n"
 		"  --cases LIST      comma-separated subset of 4k,thp,fresh,scatter,1page,2t,metadata,\n"
-		"                    segments\n"
+		"                    segments,scale\n"
+		"  --scale-sizes LIST  MiB sizes of the scale case, ascending (default\n"
+		"                    1,2,4,8,16,28,30,32,58,60,62,64,88,90,92,128,256,512,1024)\n"
 		"  --ibv-dev NAME    verbs device (default rxe0)\n"
 		"  --csv FILE|-      write samples and summary CSV (-: stdout between markers)\n"
 		"  --tap             TAP output for the smoke test\n");
@@ -1294,7 +1604,7 @@ int main(int argc, char **argv)
 		{ "size", 1, 0, 's' }, { "fresh-size", 1, 0, 'f' }, { "seg-size", 1, 0, 'S' }, { "thr-size", 1, 0, 'T' },
 		{ "thr-cycles", 1, 0, 'c' }, { "thr-ms", 1, 0, 'M' }, { "repeats", 1, 0, 'r' }, { "rt-ms", 1, 0, 'R' },
 		{ "peers", 1, 0, 'p' }, { "cases", 1, 0, 'C' }, { "ibv-dev", 1, 0, 'd' }, { "csv", 1, 0, 'o' },
-		{ "tap", 0, 0, 't' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+		{ "scale-sizes", 1, 0, 'z' }, { "tap", 0, 0, 't' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	char *buf4k, *bufthp, *thpbase, *thrbase, *bufscat = NULL;
 	size_t thpmaplen;
@@ -1316,6 +1626,7 @@ int main(int argc, char **argv)
 		case 'd': opt_ibv_dev = optarg; break;
 		case 'o': opt_csv = optarg; break;
 		case 't': opt_tap = 1; break;
+		case 'z': opt_scale_sizes = optarg; break;
 		case 'p': {
 			char *save, *tok, *list = strdup(optarg);
 
@@ -1356,6 +1667,26 @@ int main(int argc, char **argv)
 	    opt_rt_ms <= 0) {
 		usage(stderr);
 		return 2;
+	}
+	{
+		char *save, *tok, *list = strdup(opt_scale_sizes), *end;
+
+		for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			unsigned long v = strtoul(tok, &end, 10);
+
+			if (*end || !v || v > 1024 * 1024 || scale_n == SCALE_MAX ||
+			    (scale_n && v <= scale_mib[scale_n - 1]))
+				die("bad --scale-sizes '%s' (ascending MiB, at most %d)", opt_scale_sizes,
+				    SCALE_MAX);
+			scale_metric[0][scale_n] = malloc(24);
+			scale_metric[1][scale_n] = malloc(24);
+			if (!scale_metric[0][scale_n] || !scale_metric[1][scale_n])
+				die("out of memory");
+			snprintf((char *)scale_metric[0][scale_n], 24, "pin-%lu", v);
+			snprintf((char *)scale_metric[1][scale_n], 24, "unpin-%lu", v);
+			scale_mib[scale_n++] = v;
+		}
+		free(list);
 	}
 	if (!opt_fresh_size)
 		opt_fresh_size = opt_size;
@@ -1433,17 +1764,18 @@ int main(int argc, char **argv)
 	if (WANT(C_META))
 		measure_metadata(buf4k, bufthp, bufscat);
 	/* Segments: the scattered buffer, then alone a --seg-size THP one. */
+	if (WANT(C_SEG) && peer_ok[P_MPIN] && bufscat)
+		seg_measure("seg-scatter", bufscat, opt_size, 0);
+	/* The segments' THP buffer and the scale case's are mapped alone. */
+	munmap(buf4k, opt_size);
+	munmap(thpbase, thpmaplen);
+	munmap(thrbase, 2 * opt_thr_size);
+	if (bufscat)
+		munmap(bufscat, opt_size);
 	if (WANT(C_SEG) && peer_ok[P_MPIN]) {
 		char *segbase, *bufseg;
 		size_t segmaplen;
 
-		if (bufscat)
-			seg_measure("seg-scatter", bufscat, opt_size, 0);
-		munmap(buf4k, opt_size);
-		munmap(thpbase, thpmaplen);
-		munmap(thrbase, 2 * opt_thr_size);
-		if (bufscat)
-			munmap(bufscat, opt_size);
 		if (!seg_skip) {
 			bufseg = map_thp(opt_seg_size, &segbase, &segmaplen);
 			seg_measure("seg-thp", bufseg, opt_seg_size,
@@ -1452,10 +1784,21 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* Scale: THP first, into the huge pages the segments' buffer just freed. */
+	if (WANT(C_SCALE)) {
+		double ts = now();
+
+		scale_run(1);
+		scale_run(0);
+		if (!opt_tap)
+			printf("scale case done in %.1f s\n", now() - ts);
+	}
+
 	if (opt_tap)
 		return print_tap();
 	print_table();
 	print_segments();
+	print_scaling();
 	print_targets();
 	if (opt_csv) {
 		if (!strcmp(opt_csv, "-")) {

@@ -6,7 +6,11 @@
 # Left: each case's median time for every peer relative to mpin's (mpin =
 # 1; above 1 the peer is slower; log scale).  Right: throughput of two
 # threads over one, per peer and for pure computation (the VM's ceiling).
-# Only ratios are drawn: under QEMU/TCG absolute times mean nothing.
+# Third, if the run has the scale case: pin time per 4 KiB page against
+# buffer size, mpin and the floor, 4 KiB pages and THP, with mpin's batch
+# boundaries (every 30 MiB) marked.  The other panels draw only ratios:
+# under QEMU/TCG absolute times mean little; the scale panel's absolute
+# ns/page are there for the shape (flat: linear in pages).
 set -eu
 csv=${1:?usage: plot.sh summary.csv out.png}
 png=${2:?usage: plot.sh summary.csv out.png}
@@ -44,10 +48,29 @@ awk -F, '
 		}
 	}' "$csv" >"$tmp/thr.dat"
 
+# scale.dat: MiB, then ns per 4 KiB page of 4K mpin, 4K floor, THP mpin,
+# THP floor (pin; metric pin-<MiB> of cases scale-4k and scale-thp).
+awk -F, '
+	NR > 1 && $1 ~ /^scale-/ && $2 ~ /^pin-/ && ($3 == "mpin" || $3 == "floor") {
+		mib = substr($2, 5) + 0
+		col = ($1 == "scale-thp" ? 2 : 0) + ($3 == "floor" ? 1 : 0)
+		v[mib, col] = $4 * 1e9 / (mib * 256); have[mib] = 1
+	}
+	END {
+		for (m in have)
+			printf "%s %s %s %s %s\n", m, ((m, 0) in v ? v[m, 0] : "NaN"), ((m, 1) in v ? v[m, 1] : "NaN"),
+				((m, 2) in v ? v[m, 2] : "NaN"), ((m, 3) in v ? v[m, 3] : "NaN")
+	}' "$csv" | sort -n >"$tmp/scale.dat"
+if [ -s "$tmp/scale.dat" ]; then
+	width=2100 layout=3
+else
+	width=1400 layout=2
+fi
+
 gnuplot <<GP
-set terminal pngcairo size 1400,560 font ",10" noenhanced
+set terminal pngcairo size $width,560 font ",10" noenhanced
 set output "$png"
-set multiplot layout 1,2 title "mpin vs mlock, io_uring fixed buffers, ibv_reg_mr (soft-RoCE); segments vs pagemap: medians, one QEMU/TCG run"
+set multiplot layout 1,$layout title "mpin vs mlock, io_uring fixed buffers, ibv_reg_mr (soft-RoCE); segments vs pagemap: medians, one QEMU/TCG run"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
@@ -66,5 +89,21 @@ set ylabel "throughput, 2 threads / 1 thread"
 set title "two threads on disjoint buffers"
 set key top right
 plot "$tmp/thr.dat" using 2:xtic(1) title "own context / ring / PD", '' using 3 title "shared (mpin default context, one PD)", 1.6 with lines dt 2 lc rgb "red" title "target 1.6x"
+if ($layout == 3) {
+	reset
+	set title "pin time per 4 KiB page against size (dotted: 1, 2, 3 of mpin's 30 MiB batches)"
+	set logscale x 2
+	set logscale y
+	set grid xtics ytics
+	set xtics (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+	set xlabel "buffer size, MiB (log)"
+	set ylabel "ns per 4 KiB page (log; flat = linear in pages)"
+	set key top right
+	do for [k = 1:3] { set arrow from 30 * k, graph 0 to 30 * k, graph 1 nohead dt 3 lc rgb "gray60" }
+	plot "$tmp/scale.dat" using 1:2 with linespoints pt 7 lc rgb "#1f77b4" title "4 KiB, mpin", \
+		'' using 1:3 with linespoints pt 6 dt 2 lc rgb "#1f77b4" title "4 KiB, floor", \
+		'' using 1:4 with linespoints pt 5 lc rgb "#d62728" title "THP, mpin", \
+		'' using 1:5 with linespoints pt 4 dt 2 lc rgb "#d62728" title "THP, floor"
+}
 unset multiplot
 GP
