@@ -126,7 +126,8 @@ static void test_query(void)
 	eq(ps, psz, "mpin_query: page_size is the system page size");
 	tap_ok(feat & MPIN_FEAT_PIN, "mpin_query: MPIN_FEAT_PIN (features 0x%llx)",
 	       (unsigned long long)feat);
-	tap_ok(!(feat & ~(MPIN_FEAT_PIN | MPIN_FEAT_LONGTERM | MPIN_FEAT_MAX_PINNED)),
+	tap_ok(!(feat & ~(MPIN_FEAT_PIN | MPIN_FEAT_LONGTERM | MPIN_FEAT_MAX_PINNED |
+			 MPIN_FEAT_SEGMENTS)),
 	       "mpin_query: no unknown feature bits");
 	tap_zero(mpin_query(NULL, NULL, NULL), "mpin_query(NULL, NULL, NULL) -> 0");
 	eq(mpin_sysfs("handles"), h0 + 1, "mpin_query reuses the default context: handles");
