@@ -25,7 +25,7 @@
 VERSION := $(shell cat VERSION)
 # make, make install and make dkms-install build for this machine's
 # kernel (or KVER=...), against its installed headers.
-KVER ?= $(shell tests/vm/kver.sh --headers)
+KVER ?= $(shell tests/vm/kver.sh --headers 2>/dev/null)
 KDIR ?= /lib/modules/$(KVER)/build
 
 # The kernel make check, make demo and make bench boot: a name from
