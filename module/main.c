@@ -126,6 +126,22 @@ static long mpin_ioctl_version(struct mpin_version __user *uarg)
 	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+/*
+ * The page-aligned range [*@start, *@end) that a caller's @addr and @len
+ * (@len > 0) name, for every ioctl that takes a range.  A 32-bit kernel
+ * cannot name every u64 range: refuse, never truncate.
+ */
+int mpin_user_range(u64 addr, u64 len, unsigned long *start,
+		    unsigned long *end)
+{
+	if (addr != (unsigned long)addr || len != (unsigned long)len ||
+	    addr + len < addr)
+		return -EINVAL;
+	*start = addr & PAGE_MASK;
+	*end = PAGE_ALIGN(addr + len);
+	return *end ? 0 : -EINVAL;	/* rounding up wrapped around */
+}
+
 static long mpin_ioctl_range(struct mpin_file *mf, unsigned int cmd,
 			     struct mpin_range __user *uarg)
 {
@@ -149,16 +165,9 @@ static long mpin_ioctl_range(struct mpin_file *mf, unsigned int cmd,
 		return -EFAULT;
 	if (!r.len)
 		return 0;
-	/* A 32-bit kernel cannot name the range: refuse, never truncate. */
-	if (r.addr != (unsigned long)r.addr || r.len != (unsigned long)r.len)
-		return -EINVAL;
-	if (r.addr + r.len < r.addr)
-		return -EINVAL;
-
-	start = r.addr & PAGE_MASK;
-	end = PAGE_ALIGN(r.addr + r.len);
-	if (!end)			/* rounding up wrapped around */
-		return -EINVAL;
+	ret = mpin_user_range(r.addr, r.len, &start, &end);
+	if (ret)
+		return ret;
 
 	if (cmd == MPIN_IOC_PIN) {
 		mpin_count(MPIN_STAT_PIN_CALLS);

@@ -33,12 +33,13 @@ struct seq_file;
  *   range lock  each pin, unpin or segments ioctl owns its range
  *               [start, end) for its whole run: it waits until no other
  *               ioctl of this file works on an overlapping range, then
- *               lists its own in @busy.  Ioctls on disjoint ranges run side by side (two
- *               threads pinning their own buffers through one file);
- *               overlapping ones are serialised, so no segment appears in
- *               a range while an ioctl works on it.  Held across
- *               pin_user_pages_fast() and GFP_KERNEL allocations.  Never taken
- *               by the MMU notifier.
+ *               lists its own in @busy.  Ioctls on disjoint ranges run
+ *               side by side (two threads pinning their own buffers
+ *               through one file); overlapping ones are serialised, so
+ *               no segment appears in a range while an ioctl works on
+ *               it.  Held across pin_user_pages_fast(), GFP_KERNEL
+ *               allocations and copies to user space.  Never taken by
+ *               the MMU notifier.
  *   mmap_lock   read side, taken by the pin ioctl after its range lock
  *               to check and charge the range and again to insert what
  *               it pinned, but not across pin_user_pages_fast(), which
@@ -148,6 +149,10 @@ int mpin_range_lock_killable(struct mpin_file *mf, struct mpin_busy *me,
 void mpin_range_unlock(struct mpin_file *mf, struct mpin_busy *me);
 bool mpin_range_was_unmapped(struct mpin_file *mf, struct mpin_busy *me);
 bool mpin_range_marked(struct mpin_file *mf, struct mpin_busy *me);
+
+/* main.c: the range an ioctl's addr and len name. */
+int mpin_user_range(u64 addr, u64 len, unsigned long *start,
+		    unsigned long *end);
 
 /* segments.c: MPIN_IOC_SEGMENTS. */
 long mpin_ioctl_segments(struct file *file, struct mpin_segments __user *uarg);

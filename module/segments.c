@@ -90,14 +90,12 @@ long mpin_ioctl_segments(struct file *file, struct mpin_segments __user *uarg)
 	/* Pins belong to the opener's address space, not an inheritor's. */
 	if (current->mm != mf->mm)
 		return -EBADFD;
-	/* A 32-bit kernel cannot name the range: refuse, never truncate. */
-	if (s.addr != (unsigned long)s.addr || s.len != (unsigned long)s.len ||
-	    s.addr + s.len < s.addr)
-		return -EINVAL;
-	start = s.addr & PAGE_MASK;
-	end = s.len ? PAGE_ALIGN(s.addr + s.len) : start;
-	if (s.len && !end)		/* rounding up wrapped around */
-		return -EINVAL;
+	if (!s.len)			/* an empty range has no segment */
+		return put_user(0, &uarg->nr_segs) ||
+		       put_user(0, &uarg->pages) ? -EFAULT : 0;
+	ret = mpin_user_range(s.addr, s.len, &start, &end);
+	if (ret)
+		return ret;
 
 	if (s.nr_segs) {
 		buf = kvmalloc(MPIN_SEGS_CHUNK_BYTES, GFP_KERNEL);
@@ -121,8 +119,11 @@ long mpin_ioctl_segments(struct file *file, struct mpin_segments __user *uarg)
 				    s.nr_segs, buf);
 		if (ret && ret != -EAGAIN)
 			break;
-		/* Clears the mark; marked: the walk starts over. */
-		if (!mpin_range_was_unmapped(mf, &busy) && !ret)
+		/*
+		 * Unmarked, the walk is done; marked (as it is after
+		 * -EAGAIN), it starts over.  This clears the mark.
+		 */
+		if (!mpin_range_was_unmapped(mf, &busy))
 			break;
 		ret = -EINTR;
 		if (fatal_signal_pending(current))
