@@ -279,13 +279,6 @@ int libmpin_check_version(int major, int minor, int patch)
 }
 
 /*
- * mpinall(): one MPIN_IOC_PIN per mapping of /proc/self/maps, so that the
- * module's own checks decide what can be pinned and its errno says why
- * not.  The maps text is read whole, and the report allocated, before the
- * first pin, so that no allocation of ours changes the mappings between
- * the snapshot and the pins.
- */
-/*
  * The report layout of libmpin 0.2, which had no reserved words, for
  * programs built against it (mpinall_report@LIBMPIN_0.2).  The head of
  * struct mpin_report is this struct.
@@ -305,7 +298,14 @@ struct mpin_report_v02 {
 	size_t pinned_pages, locked_pages, skipped_pages;
 };
 
-/* Either layout: mpin_report_free() finds the storage from the report. */
+/*
+ * mpinall(): one MPIN_IOC_PIN per mapping of /proc/self/maps, so that the
+ * module's own checks decide what can be pinned and its errno says why
+ * not.  The maps text is read whole, and the report allocated, before the
+ * first pin, so that no allocation of ours changes the mappings between
+ * the snapshot and the pins.  The storage below holds a report of either
+ * layout; mpin_report_free() finds it from the report.
+ */
 struct report_storage {
 	char *text;			/* the maps snapshot names point into */
 	struct mpin_report report;	/* what the caller sees */
