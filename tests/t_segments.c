@@ -347,10 +347,12 @@ static void test_many(void)
 		}
 		pin_ok(b, P(n), n, "interleaved: PIN %zu pages in one call", n);
 		got = check_vs_pagemap("interleaved", b, n, NULL);
+		/* Not an assertion: whether the frames made the case at all. */
 		if (got > 2 * 170)
-			tap_ok(1, "interleaved: %zu segments, more than two rounds of 170", got);
+			tap_diag("interleaved: %zu segments, more than two rounds of 170", got);
 		else
-			tap_skip("the frames came out contiguous", "interleaved: more than two rounds of 170");
+			tap_diag("interleaved: only %zu segments, the rounds did not resume inside a store segment",
+				 got);
 		unpin_ok(b, P(n), n, "interleaved: UNPIN");
 		munmap(b, P(n));
 		munmap(c, P(n));
