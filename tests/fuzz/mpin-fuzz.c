@@ -376,6 +376,22 @@ static void dump_log(struct worker *w)
 		out("#   %s", w->log[i % LOG_N]);
 }
 
+/*
+ * What the other threads did just before a failure: an unmap or unpin
+ * there may explain a change here.  They are still running, so a line
+ * may be torn; it is a diagnostic, never a verdict.
+ */
+static void dump_other_logs(struct worker *w)
+{
+	int k;
+
+	if (F.is_child)
+		return;
+	for (k = 0; k < F.threads && k < MAX_WORKERS; k++)
+		if (F.w[k] && F.w[k] != w && F.w[k]->logpos)
+			dump_log(F.w[k]);
+}
+
 static void repro_line(void)
 {
 	out("# reproduce: mpin-fuzz --seed %#" PRIx64 " --ops %ld --threads %d%s",
@@ -398,6 +414,7 @@ static void fail(struct worker *w, const char *fmt, ...)
 	    w ? w->total : -1L, F.seed);
 	if (w)
 		dump_log(w);
+	dump_other_logs(w);
 	repro_line();
 	restore_maxpin();
 	_exit(1);
@@ -1962,6 +1979,48 @@ static void seg_eperm(struct worker *w)
 	close(fd);
 }
 
+static void seg_print(const char *title, const struct mpin_segment *sg, uint64_t n)
+{
+	uint64_t k;
+
+	out("# %s: %" PRIu64 " segments", title, n);
+	for (k = 0; k < n && k < 32; k++)
+		out("#   {%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 "}", (uint64_t)sg[k].addr,
+		    (uint64_t)sg[k].phys, (uint64_t)sg[k].len);
+	if (n > 32)
+		out("#   ...");
+}
+
+/*
+ * Two answers of context @b for one range disagree: ask a third time and
+ * show all three with the context's fdinfo, so that the report tells a
+ * store that changed between the calls (third = second) from a walk that
+ * went wrong once (third = first).
+ */
+static void seg_mismatch(struct worker *w, int b, uint64_t addr, uint64_t len, uint32_t flags,
+			 const struct mpin_segment *ref, uint64_t rnr,
+			 const struct mpin_segment *sg, uint64_t got, long np)
+{
+	uint64_t room = (uint64_t)np + 64, nr = 0, pages = 0;
+	struct mpin_segment *again = calloc(room, sizeof(*again));
+	long fpages = -1, franges = -1;
+	int err;
+
+	if (!again)
+		return;
+	err = seg_call(w, b ? ctx_fd(b) : -1, NULL, addr, len, again, room, flags, 0, &nr, &pages);
+	seg_print("the whole answer before", ref, rnr);
+	seg_print("the call under test's", sg, got);
+	if (err)
+		out("# the whole answer after: %s", strerror(err));
+	else
+		seg_print("the whole answer after", again, nr < room ? nr : room);
+	if (b && !read_fdinfo(ctx_fd(b), &fpages, &franges))
+		out("# fdinfo of context %d: %ld pages in %ld ranges; the model: %ld pages in the range",
+		    b, fpages, franges, np);
+	free(again);
+}
+
 static void op_segments(struct worker *w)
 {
 	bool raw = chance(w, 50), hole = false, overflow, single = w->mode == M_SINGLE;
@@ -2100,11 +2159,15 @@ static void op_segments(struct worker *w)
 	} else if (!want || want == ERANGE) {
 		uint64_t got = room < rnr ? room : rnr;
 
-		if (fd < 0 ? !err && nr != rnr : nr != rnr || pages != rpages)
+		if (fd < 0 ? !err && nr != rnr : nr != rnr || pages != rpages) {
+			seg_mismatch(w, b, addr, len, flags, ref, rnr, sg, nr < got ? nr : got, np);
 			fail(w, "%s: nr_segs %" PRIu64 ", pages %" PRIu64 "; the whole answer had %" PRIu64 " segments, %" PRIu64 " pages",
 			     what, nr, pages, rnr, rpages);
-		if (memcmp(sg, ref, got * sizeof(*sg)))
+		}
+		if (memcmp(sg, ref, got * sizeof(*sg))) {
+			seg_mismatch(w, b, addr, len, flags, ref, rnr, sg, got, np);
 			fail(w, "%s: the first %" PRIu64 " segments differ from the whole answer's", what, got);
+		}
 		if (!seg_untouched(sg, got, room + SEG_GUARD))
 			fail(w, "%s: wrote past the %" PRIu64 " segments it returned", what, got);
 	}
