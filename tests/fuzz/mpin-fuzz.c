@@ -1730,6 +1730,19 @@ static long seg_model(int b, uint64_t s, uint64_t e, bool *hole)
 	return n;
 }
 
+/* Whether context @b pins a page outside partition @p in the model. */
+static bool pins_elsewhere(int b, int p)
+{
+	uint32_t bit = 1u << b;
+	unsigned long i;
+
+	for (i = 0; i < F.npages; i++)
+		if ((i < part_slot0(p) || i >= part_hi(p)) &&
+		    __atomic_load_n(&F.pg[i].pins, __ATOMIC_RELAXED) & bit)
+			return true;
+	return false;
+}
+
 static bool seg_untouched(const struct mpin_segment *sg, uint64_t from, uint64_t to)
 {
 	const unsigned char *c = (const unsigned char *)(sg + from);
@@ -2049,8 +2062,14 @@ static void op_segments(struct worker *w)
 	} else if (r < 85) {
 		addr = single ? ARENA_BASE : addr_of(part_lo(p));
 		len = (single ? F.end : addr_of(part_hi(p))) - addr;
-	} else if (r < 90 && (single || b)) {
-		/* Everything: only the default context's pins elsewhere are not ours. */
+	} else if (r < 90 && (single || (b && !pins_elsewhere(b, p)))) {
+		/*
+		 * Everything: exact in threaded phases only while @b pins
+		 * nothing in other partitions.  Single phases pin through
+		 * every context everywhere, and another thread's munmap or
+		 * mremap of its partition takes such pins away at any time;
+		 * none can come back, since only this thread pins through @b.
+		 */
 		addr = 0;
 		len = F.task_size;
 	} else {
