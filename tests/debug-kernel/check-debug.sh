@@ -13,7 +13,9 @@
 #   --line LINE        the kernel line: 7.3 (default, or MPIN_DEBUG_KVER)
 #                      or 6.1 (build.sh --line)
 #   --fuzz-ops N       operations of the long fuzz run (default 1000000)
-#   --fuzz-seed S      its seed (default 1)
+#   --fuzz-seed S      its seed (default 1); a comma-separated list
+#                      makes one run per seed
+#   --fuzz-only        the fuzz run alone, without the suite
 #   --test-timeout S   per-test limit inside the VM (default 1800)
 #   --timeout S        the whole VM run (default 5400)
 #   --only NAMES       run only these tests (run-tests.sh --only)
@@ -28,7 +30,7 @@ die() { printf '%s: %s\n' "$me" "$*" >&2; exit 2; }
 say() { printf '%s: %s\n' "$me" "$*"; }
 
 line=${MPIN_DEBUG_KVER:-7.3}
-fuzz_ops=1000000 fuzz_seed=1 test_timeout=1800 timeout=5400 only=''
+fuzz_ops=1000000 fuzz_seed=1 test_timeout=1800 timeout=5400 only='' fuzz_only=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--line | --fuzz-ops | --fuzz-seed | --test-timeout | --timeout | --only)
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
 	--test-timeout) test_timeout=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
+	--fuzz-only) fuzz_only=--fuzz-only; shift ;;
 	-h | --help) sed -n '/^# Usage:/,/^# Run from/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
@@ -107,7 +110,7 @@ tests/vm/run-vm.sh --kernel "$kdir/arch/x86/boot/bzImage" --kver "$kver" --modro
 	--timeout "$timeout" --log build/check-debug.log -- \
 	"$top/tests/debug-kernel/guest.sh" --module "$mod/mpin.ko" --bindir "$top/tests/bin" \
 	--test-timeout "$test_timeout" --fuzz-ops "$fuzz_ops" --fuzz-seed "$fuzz_seed" \
-	${only:+--only "$only"} ${exclude:+--exclude "$exclude"} || rc=$?
+	${only:+--only "$only"} $fuzz_only ${exclude:+--exclude "$exclude"} || rc=$?
 t4=$(date +%s)
 
 echo

@@ -18,16 +18,19 @@
 # Usage: tests/debug-kernel/guest.sh --module KO --bindir DIR [options]
 #   --test-timeout S   per-test limit (default 1800: KASAN under TCG is slow)
 #   --fuzz-ops N       operations of the long fuzz run (default 1000000)
-#   --fuzz-seed S      (default 1)
+#   --fuzz-seed S      (default 1); a comma-separated list makes one
+#                      run of --fuzz-ops operations per seed
 #   --fuzz-threads N   (default 3)
 #   --only NAMES       run-tests.sh --only: a subset of the suite
 #   --exclude NAMES    leave these tests out of the suite (comma-separated
 #                      names; the fuzz run still runs)
+#   --fuzz-only        the fuzz run alone, without the suite (to chase a
+#                      fuzz failure with more seeds)
 set -u
 export LC_ALL=C
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-module='' bindir='' test_timeout=1800 fuzz_ops=1000000 fuzz_seed=1 fuzz_threads=3 only='' exclude=''
+module='' bindir='' test_timeout=1800 fuzz_ops=1000000 fuzz_seed=1 fuzz_threads=3 only='' exclude='' fuzz_only=0
 die() { printf 'guest.sh: %s\n' "$*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--fuzz-threads) fuzz_threads=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--exclude) exclude=$2; shift 2 ;;
+	--fuzz-only) fuzz_only=1; shift ;;
 	*) die "unknown argument $1" ;;
 	esac
 done
@@ -90,10 +94,15 @@ ktap_header
 echo "1..2"
 t0=$SECONDS
 rc=0
-ktap_subtest suite "$top/tests/run-tests.sh" --module "$module" --bindir "$bindir" --timeout "$test_timeout" \
-	${suite_only:+--only "$suite_only"} || rc=$?
-[ "$rc" = 0 ] || fail "the functional suite (status $rc)"
-echo "# check-debug: suite took $((SECONDS - t0))s"
+if [ "$fuzz_only" = 1 ]; then
+	n=$((n + 1))
+	echo "ok $n suite # SKIP --fuzz-only"
+else
+	ktap_subtest suite "$top/tests/run-tests.sh" --module "$module" --bindir "$bindir" --timeout "$test_timeout" \
+		${suite_only:+--only "$suite_only"} || rc=$?
+	[ "$rc" = 0 ] || fail "the functional suite (status $rc)"
+	echo "# check-debug: suite took $((SECONDS - t0))s"
+fi
 
 # --- 3. the long fuzz run ---------------------------------------------------
 # t_fuzz again, one run of --fuzz-ops operations with a fixed seed (so a
@@ -106,11 +115,12 @@ else
 	# The run's own limit: at least 400 operations a second.  1,000,000
 	# took 1,717 s (583 a second) on this 2-core machine, too close to
 	# the per-test limit for a busier one.
-	fuzz_timeout=$((fuzz_ops / 400))
+	runs=$(tr , '\n' <<<"$fuzz_seed" | sed "s/\$/:$fuzz_threads/" | paste -sd' ')
+	fuzz_timeout=$((fuzz_ops / 400 * $(wc -w <<<"$runs")))
 	[ "$fuzz_timeout" -ge "$test_timeout" ] || fuzz_timeout=$test_timeout
 	echo "# check-debug: fuzz: seed $fuzz_seed, $fuzz_threads threads, $fuzz_ops operations (limit ${fuzz_timeout}s)"
 	rc=0
-	MPIN_FUZZ_RUNS="$fuzz_seed:$fuzz_threads" MPIN_FUZZ_OPS=$fuzz_ops \
+	MPIN_FUZZ_RUNS=$runs MPIN_FUZZ_OPS=$fuzz_ops \
 		ktap_subtest fuzz "$top/tests/run-tests.sh" --module "$module" --bindir "$bindir" \
 		--timeout "$fuzz_timeout" --only t_fuzz || rc=$?
 	[ "$rc" = 0 ] || fail "the fuzz run of $fuzz_ops operations (status $rc)"
