@@ -71,6 +71,70 @@ static long meminfo_kb(const char *key)
 	return v;
 }
 
+/*
+ * vmalloc pages by the function that allocated them (/proc/vmallocinfo,
+ * root only), so that a growth of VmallocUsed names its allocator.
+ */
+#define VMALLOC_CALLERS	256
+
+struct vmalloc_use {
+	char caller[64];
+	long pages;
+};
+
+static int vmalloc_by_caller(struct vmalloc_use *u, int max)
+{
+	FILE *f = fopen("/proc/vmallocinfo", "r");
+	char line[512], fn[64];
+	int n = 0, i;
+	long pages;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, " pages="), *c;
+
+		if (!p || sscanf(p, " pages=%ld", &pages) != 1)
+			continue;
+		c = strchr(line, ' ');
+		if (!c || sscanf(c, "%*d %63[^+ ]", fn) != 1)
+			continue;
+		for (i = 0; i < n && strcmp(u[i].caller, fn); i++)
+			;
+		if (i == n) {
+			if (n == max)
+				continue;
+			snprintf(u[n].caller, sizeof(u[n].caller), "%s", fn);
+			u[n++].pages = 0;
+		}
+		u[i].pages += pages;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Diagnostic lines: each allocator whose vmalloc pages changed from @a to @b. */
+static void vmalloc_diff(const struct vmalloc_use *a, int na, const struct vmalloc_use *b, int nb)
+{
+	int i, j;
+
+	for (j = 0; j < nb; j++) {
+		long before = 0;
+
+		for (i = 0; i < na; i++)
+			if (!strcmp(a[i].caller, b[j].caller))
+				before = a[i].pages;
+		if (b[j].pages != before)
+			tap_diag("  vmalloc by %s: %+ld kB", b[j].caller, (b[j].pages - before) * (long)(psz / 1024));
+	}
+	for (i = 0; i < na; i++) {
+		for (j = 0; j < nb && strcmp(a[i].caller, b[j].caller); j++)
+			;
+		if (j == nb)
+			tap_diag("  vmalloc by %s: %+ld kB", a[i].caller, -a[i].pages * (long)(psz / 1024));
+	}
+}
+
 /* ---- 1,000 open / pin / close --------------------------------------------- */
 
 static void test_cycles(void)
@@ -404,6 +468,8 @@ static void test_reloads(void)
 {
 	long n = getenv("MPIN_STRESS_RELOADS") ? atol(getenv("MPIN_STRESS_RELOADS")) : 100, i;
 	long vmalloc0 = 0, percpu0 = 0, vmalloc1, percpu1, bad = 0;
+	static struct vmalloc_use use0[VMALLOC_CALLERS], use1[VMALLOC_CALLERS];
+	int nuse0 = -1, nuse1;
 	char *buf = map_anon(8 * psz, true), first_bad[200] = "";
 	long long t0 = tap_now_ms(), f, t_unload = 0, t_load = 0, t;
 
@@ -430,6 +496,7 @@ static void test_reloads(void)
 			/* The first cycle settles lazily allocated state. */
 			vmalloc0 = meminfo_kb("VmallocUsed");
 			percpu0 = meminfo_kb("Percpu");
+			nuse0 = vmalloc_by_caller(use0, VMALLOC_CALLERS);
 		}
 		if (e == ENOENT || e == EEXIST)
 			reload_or_bail();
@@ -441,9 +508,11 @@ static void test_reloads(void)
 	vmalloc1 = meminfo_kb("VmallocUsed");
 	percpu1 = meminfo_kb("Percpu");
 	/* One module image is ~30 KiB of vmalloc: a leak per cycle would show. */
-	tap_ok(vmalloc1 - vmalloc0 < 64 && percpu1 - percpu0 < 64,
-	       "after %ld reloads: VmallocUsed %+ld kB, Percpu %+ld kB (from cycle 1)",
-	       n, vmalloc1 - vmalloc0, percpu1 - percpu0);
+	nuse1 = vmalloc_by_caller(use1, VMALLOC_CALLERS);
+	if (!tap_ok(vmalloc1 - vmalloc0 < 64 && percpu1 - percpu0 < 64,
+		    "after %ld reloads: VmallocUsed %+ld kB, Percpu %+ld kB (from cycle 1)",
+		    n, vmalloc1 - vmalloc0, percpu1 - percpu0) && nuse0 >= 0 && nuse1 >= 0)
+		vmalloc_diff(use0, nuse0, use1, nuse1);
 	f = foll_pins_held();
 	tap_ok(f == f0, "after %ld reloads: FOLL_PIN balance back to %lld (got %lld)", n, f0, f);
 	tap_diag("measured: %ld load/unload cycles in %lld ms (unload %lld ms, load %lld ms)",
