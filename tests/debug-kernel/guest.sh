@@ -116,7 +116,7 @@ else
 	# took 1,717 s (583 a second) on this 2-core machine, too close to
 	# the per-test limit for a busier one.
 	runs=$(tr , '\n' <<<"$fuzz_seed" | sed "s/\$/:$fuzz_threads/" | paste -sd' ')
-	fuzz_timeout=$((fuzz_ops / 400 * $(wc -w <<<"$runs")))
+	fuzz_timeout=$((fuzz_ops * $(wc -w <<<"$runs") / 400))
 	[ "$fuzz_timeout" -ge "$test_timeout" ] || fuzz_timeout=$test_timeout
 	echo "# check-debug: fuzz: seed $fuzz_seed, $fuzz_threads threads, $fuzz_ops operations (limit ${fuzz_timeout}s)"
 	rc=0
