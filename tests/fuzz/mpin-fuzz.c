@@ -1733,14 +1733,10 @@ static long seg_model(int b, uint64_t s, uint64_t e, bool *hole)
 /* Whether context @b pins a page outside partition @p in the model. */
 static bool pins_elsewhere(int b, int p)
 {
-	uint32_t bit = 1u << b;
-	unsigned long i;
+	bool hole;
 
-	for (i = 0; i < F.npages; i++)
-		if ((i < part_slot0(p) || i >= part_hi(p)) &&
-		    __atomic_load_n(&F.pg[i].pins, __ATOMIC_RELAXED) & bit)
-			return true;
-	return false;
+	return seg_model(b, ARENA_BASE, addr_of(part_slot0(p)), &hole) ||
+	       seg_model(b, addr_of(part_hi(p)), F.end, &hole);
 }
 
 static bool seg_untouched(const struct mpin_segment *sg, uint64_t from, uint64_t to)
