@@ -77,6 +77,7 @@ struct mpin_file {
 	wait_queue_head_t busy_wait;	/* woken when a range is given back */
 	struct mutex tree_lock;		/* see above */
 	struct rb_root segs;		/* struct mpin_seg by ->start */
+	struct mpin_seg *seg_cache;	/* one small spare, see store.c */
 	unsigned long nr_pages;		/* pages pinned through this file */
 	unsigned long pin_gen;		/* numbers the pin calls' insertions */
 	atomic_long_t locked_owed;	/* pages released, locked_vm not yet */
@@ -120,20 +121,24 @@ bool mpin_store_first_hugetlb(struct mpin_file *mf, unsigned long start,
 unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
 				  unsigned long end);
 unsigned long mpin_store_scratch_words(unsigned long n);
-int mpin_store_build(struct rb_root *pending, unsigned long start,
-		     struct page **pages, unsigned long n, u32 *scratch);
+int mpin_store_build(struct mpin_file *mf, struct rb_root *pending,
+		     unsigned long start, struct page **pages, unsigned long n,
+		     u32 *scratch);
 void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending,
 			   unsigned long gen);
 unsigned long mpin_store_take_back(struct mpin_file *mf, unsigned long start,
 				   unsigned long end, unsigned long gen,
 				   struct rb_root *gone);
-void mpin_store_free_all(struct rb_root *root, bool dirty);
+void mpin_store_free_all(struct mpin_file *mf, struct rb_root *root,
+			 bool dirty);
 int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		      unsigned long end, struct mpin_seg **spare,
 		      unsigned int *need, struct rb_root *gone,
 		      unsigned long *released);
-struct mpin_seg *mpin_store_seg_alloc(unsigned int nr_words, gfp_t gfp);
-void mpin_store_seg_free(struct mpin_seg *seg);
+struct mpin_seg *mpin_store_seg_get(struct mpin_file *mf,
+				    unsigned int nr_words, gfp_t gfp);
+void mpin_store_seg_put(struct mpin_file *mf, struct mpin_seg *seg);
+void mpin_store_drop_cache(struct mpin_file *mf);
 unsigned long mpin_store_metadata_bytes(void);
 void mpin_store_show(struct seq_file *m, struct mpin_file *mf);
 

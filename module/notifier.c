@@ -89,11 +89,11 @@ static void mpin_unmap(struct mpin_file *mf,
 	ret = mpin_store_remove(mf, range->start, range->end, &spare, &need,
 				&gone, &released);
 	if (ret == -EAGAIN) {
-		spare = mpin_store_seg_alloc(need, GFP_NOWAIT | __GFP_ACCOUNT |
-					     __GFP_NOWARN);
+		spare = mpin_store_seg_get(mf, need, GFP_NOWAIT |
+					   __GFP_ACCOUNT | __GFP_NOWARN);
 		if (!spare)
-			spare = mpin_store_seg_alloc(need, GFP_ATOMIC | __GFP_ACCOUNT |
-						     __GFP_NOWARN);
+			spare = mpin_store_seg_get(mf, need, GFP_ATOMIC |
+						   __GFP_ACCOUNT | __GFP_NOWARN);
 		if (spare) {
 			mpin_store_remove(mf, range->start, range->end, &spare,
 					  &need, &gone, &released);
@@ -105,8 +105,8 @@ static void mpin_unmap(struct mpin_file *mf,
 		}
 	}
 	mutex_unlock(&mf->tree_lock);
-	mpin_store_free_all(&gone, true);
-	mpin_store_seg_free(spare);
+	mpin_store_free_all(mf, &gone, true);
+	mpin_store_seg_put(mf, spare);
 	if (!released)
 		return;
 	if (huge)
@@ -131,7 +131,7 @@ static void mpin_release_all(struct mpin_file *mf, bool exiting)
 	npages = mf->nr_pages;
 	mf->nr_pages = 0;
 	mutex_unlock(&mf->tree_lock);
-	mpin_store_free_all(&gone, true);
+	mpin_store_free_all(mf, &gone, true);
 	if (!npages && !atomic_long_read(&mf->locked_owed))
 		return;
 	if (!exiting)
@@ -171,6 +171,7 @@ int mpin_file_init(struct mpin_file *mf)
 	init_waitqueue_head(&mf->busy_wait);
 	mutex_init(&mf->tree_lock);
 	mf->segs = RB_ROOT;
+	mf->seg_cache = NULL;
 	mf->nr_pages = 0;
 	mf->pin_gen = 0;
 	atomic_long_set(&mf->locked_owed, 0);
@@ -194,6 +195,7 @@ void mpin_file_destroy(struct mpin_file *mf)
 	mmu_interval_notifier_remove(&mf->mni);
 	cancel_work_sync(&mf->settle_work);
 	mpin_release_all(mf, false);
+	mpin_store_drop_cache(mf);
 	mmdrop(mf->mm);
 	mutex_destroy(&mf->tree_lock);
 }

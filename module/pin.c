@@ -189,9 +189,9 @@ bool mpin_range_was_unmapped(struct mpin_file *mf, struct mpin_busy *me)
  * CMA first.  That is the cheapest long-term pin the kernel offers, and
  * the only fast one left since 6.3 removed pin_user_pages_fast_only().
  */
-static int pin_gap(struct rb_root *pending, unsigned long start,
-		   unsigned long end, struct page **pages, unsigned long batch,
-		   u32 *scratch)
+static int pin_gap(struct mpin_file *mf, struct rb_root *pending,
+		   unsigned long start, unsigned long end, struct page **pages,
+		   unsigned long batch, u32 *scratch)
 {
 	while (start < end) {
 		unsigned long want = min((end - start) >> PAGE_SHIFT, batch);
@@ -204,11 +204,12 @@ static int pin_gap(struct rb_root *pending, unsigned long start,
 					  FOLL_WRITE | FOLL_LONGTERM, pages);
 		if (got <= 0)
 			return got ? got : -EFAULT;
-		ret = mpin_store_build(pending, start, pages, got, scratch);
+		ret = mpin_store_build(mf, pending, start, pages, got, scratch);
 		if (ret)
 			return ret;
 		start += (unsigned long)got << PAGE_SHIFT;
-		cond_resched();
+		if (start < end)
+			cond_resched();
 	}
 	return 0;
 }
@@ -233,7 +234,7 @@ static int report_pinned(struct mpin_file *mf, unsigned long start,
 	mutex_lock(&mf->tree_lock);
 	back = mpin_store_take_back(mf, start, end, gen, &gone);
 	mutex_unlock(&mf->tree_lock);
-	mpin_store_free_all(&gone, true);
+	mpin_store_free_all(mf, &gone, true);
 	if (back) {
 		mmap_read_lock(mf->mm);
 		mpin_uncharge(mf->mm, back);
@@ -331,20 +332,21 @@ again:
 		mutex_unlock(&mf->tree_lock);
 		if (cursor >= gap_end)
 			break;
-		ret = pin_gap(&pending, cursor, gap_end, pages, batch, scratch);
+		ret = pin_gap(mf, &pending, cursor, gap_end, pages, batch,
+			      scratch);
 		if (ret)
 			break;
 		pinned += (gap_end - cursor) >> PAGE_SHIFT;
 	}
 
 	if (mmap_read_lock_killable(mf->mm)) {
-		mpin_store_free_all(&pending, false);
+		mpin_store_free_all(mf, &pending, false);
 		mpin_uncharge_later(mf, npages);
 		ret = -EINTR;
 		goto out_free;
 	}
 	if (ret) {
-		mpin_store_free_all(&pending, false);
+		mpin_store_free_all(mf, &pending, false);
 		/*
 		 * The mapping may have changed since it was checked: say
 		 * what the contract says of it now (EACCES, not GUP's EFAULT,
@@ -362,7 +364,7 @@ again:
 	if (pinned > npages) {
 		ret = mpin_charge(mf->mm, pinned - npages);
 		if (ret) {
-			mpin_store_free_all(&pending, false);
+			mpin_store_free_all(mf, &pending, false);
 			goto out_uncharge;
 		}
 		npages = pinned;
@@ -371,7 +373,7 @@ again:
 	mutex_lock(&mf->tree_lock);
 	if (mpin_range_was_unmapped(mf, &busy)) {
 		mutex_unlock(&mf->tree_lock);
-		mpin_store_free_all(&pending, false);
+		mpin_store_free_all(mf, &pending, false);
 		mpin_uncharge(mf->mm, npages);
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
@@ -423,17 +425,17 @@ int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		if (ret != -EAGAIN)
 			break;
 		/* A split needs a new segment: allocate it outside tree_lock. */
-		mpin_store_seg_free(spare);
-		spare = mpin_store_seg_alloc(need, GFP_KERNEL_ACCOUNT);
+		mpin_store_seg_put(mf, spare);
+		spare = mpin_store_seg_get(mf, need, GFP_KERNEL_ACCOUNT);
 		if (!spare) {
 			ret = -ENOMEM;
 			break;
 		}
 	}
 	/* Outside tree_lock, but before the range is given back. */
-	mpin_store_free_all(&gone, true);
+	mpin_store_free_all(mf, &gone, true);
 	mpin_range_unlock(mf, &busy);
-	mpin_store_seg_free(spare);
+	mpin_store_seg_put(mf, spare);
 	if (*released || atomic_long_read(&mf->locked_owed)) {
 		mmap_read_lock(mf->mm);
 		if (*released)

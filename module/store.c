@@ -59,7 +59,7 @@ unsigned long mpin_store_metadata_bytes(void)
  * rounding is handed to runs[] rather than wasted, and all of it is
  * accounted.
  */
-struct mpin_seg *mpin_store_seg_alloc(unsigned int nr_words, gfp_t gfp)
+static struct mpin_seg *seg_alloc(unsigned int nr_words, gfp_t gfp)
 {
 	size_t size = kmalloc_size_roundup(struct_size((struct mpin_seg *)NULL,
 						       runs, nr_words));
@@ -72,12 +72,55 @@ struct mpin_seg *mpin_store_seg_alloc(unsigned int nr_words, gfp_t gfp)
 	return seg;
 }
 
-void mpin_store_seg_free(struct mpin_seg *seg)
+static void seg_free(struct mpin_seg *seg)
 {
 	if (!seg)
 		return;
 	atomic_long_sub(struct_size(seg, runs, seg->max_words), &mpin_metadata);
 	kfree(seg);
+}
+
+/*
+ * Each file keeps one small segment, big enough for one run, for its
+ * next segment of one run: pinning and unpinning a page, a THP or any
+ * physically contiguous buffer over and over then costs no trip to the
+ * slab, which with memcg accounting and init_on_alloc took a seventh of
+ * the kernel's time in a one-page pin and unpin on 6.1
+ * (docs/performance.md).  The pin builds its
+ * segments with no lock held, so the slot is taken with xchg() and
+ * filled with cmpxchg(); the segment it holds counts in metadata_bytes
+ * until the file goes.
+ */
+#define MPIN_SEG_CACHE_MAX_WORDS	8
+
+/* A segment with room for @nr_words words of runs: see seg_alloc(). */
+struct mpin_seg *mpin_store_seg_get(struct mpin_file *mf,
+				    unsigned int nr_words, gfp_t gfp)
+{
+	if (nr_words <= MPIN_RUN_MAX_WORDS) {
+		struct mpin_seg *seg = xchg(&mf->seg_cache, NULL);
+
+		if (seg)
+			return seg;
+		nr_words = MPIN_RUN_MAX_WORDS;
+	}
+	return seg_alloc(nr_words, gfp);
+}
+
+/* Give back a segment (or NULL) that no tree holds any more. */
+void mpin_store_seg_put(struct mpin_file *mf, struct mpin_seg *seg)
+{
+	if (seg && seg->max_words >= MPIN_RUN_MAX_WORDS &&
+	    seg->max_words <= MPIN_SEG_CACHE_MAX_WORDS &&
+	    !cmpxchg(&mf->seg_cache, NULL, seg))
+		return;
+	seg_free(seg);
+}
+
+/* The file is going: free the segment it kept. */
+void mpin_store_drop_cache(struct mpin_file *mf)
+{
+	seg_free(xchg(&mf->seg_cache, NULL));
 }
 
 static struct mpin_seg *seg_next(struct mpin_seg *seg)
@@ -333,8 +376,9 @@ unsigned long mpin_store_scratch_words(unsigned long n)
  * the pages not yet in a segment are released (untouched, so not
  * dirtied); the caller releases @pending.
  */
-int mpin_store_build(struct rb_root *pending, unsigned long start,
-		     struct page **pages, unsigned long n, u32 *scratch)
+int mpin_store_build(struct mpin_file *mf, struct rb_root *pending,
+		     unsigned long start, struct page **pages, unsigned long n,
+		     u32 *scratch)
 {
 	unsigned long i = 0;
 
@@ -353,7 +397,7 @@ int mpin_store_build(struct rb_root *pending, unsigned long start,
 			nr_words += run_put(scratch + nr_words, pfn, len);
 		}
 
-		seg = mpin_store_seg_alloc(nr_words, GFP_KERNEL_ACCOUNT);
+		seg = mpin_store_seg_get(mf, nr_words, GFP_KERNEL_ACCOUNT);
 		if (!seg)
 			goto fail;
 		seg->start = start + (i << PAGE_SHIFT);
@@ -417,15 +461,20 @@ unsigned long mpin_store_take_back(struct mpin_file *mf, unsigned long start,
 	return npages;
 }
 
-/* Release and free every segment of @root, which nobody else can see. */
-void mpin_store_free_all(struct rb_root *root, bool dirty)
+/*
+ * Release and free every segment of @root, which nobody else can see,
+ * giving them back to @mf.
+ */
+void mpin_store_free_all(struct mpin_file *mf, struct rb_root *root,
+			 bool dirty)
 {
 	struct mpin_seg *seg, *next;
 
 	rbtree_postorder_for_each_entry_safe(seg, next, root, node) {
 		seg_unpin(seg, 0, seg->npages, dirty);
-		mpin_store_seg_free(seg);
-		cond_resched();
+		mpin_store_seg_put(mf, seg);
+		if (next)
+			cond_resched();
 	}
 	*root = RB_ROOT;
 }
@@ -435,7 +484,7 @@ void mpin_store_free_all(struct rb_root *root, bool dirty)
  * ignored, and *@released counts the ones released.
  *
  * Releasing the middle of a segment splits it, and the tail half needs a
- * new segment: the caller passes it in *@spare (mpin_store_seg_alloc()).
+ * new segment: the caller passes it in *@spare (mpin_store_seg_get()).
  * When none is given, or it is too small, nothing changes, *@need is set
  * to the number of runs required and -EAGAIN returned.  *@spare is set to
  * NULL when it is used.  With @need NULL the caller cannot allocate: the
