@@ -30,61 +30,64 @@ struct seq_file;
  *
  * Locking, outermost first:
  *
- *   range lock  each pin, unpin or segments ioctl owns its range
- *               [start, end) for its whole run: it waits until no other
- *               ioctl of this file works on an overlapping range, then
- *               lists its own in @busy.  Ioctls on disjoint ranges run
- *               side by side (two threads pinning their own buffers
- *               through one file); overlapping ones are serialised, so
- *               no segment appears in a range while an ioctl works on
- *               it.  Held across pin_user_pages_fast(), GFP_KERNEL
- *               allocations and copies to user space.  Never taken by
- *               the MMU notifier.
- *   mmap_lock   read side, taken by the pin ioctl after its range lock
- *               to check and charge the range and again to insert what
- *               it pinned, but not across pin_user_pages_fast(), which
- *               takes it itself; the MMU notifier runs with it held
- *               (munmap, mremap).  The unpin ioctl, the file's release
- *               and the work item that settles a deferred charge take it
- *               only to give back the locked_vm charge, with none of our
- *               locks held.
- *   tree_lock   protects @segs, @nr_pages and @pin_gen.  Held only for tree surgery
- *               and for unpinning the pages of segments it trims; whole
- *               segments are taken out of the tree and unpinned after it
- *               is dropped.  Never held across an allocation that may
- *               enter reclaim, because the notifier takes it and reclaim
- *               may call notifiers.
- *   busy_lock   a spinlock, innermost: protects @busy and each entry's
- *               @unmapped, which the notifier sets.
+ *   range claim  not a lock but an entry in @busy: each pin and segments
+ *               ioctl claims its range [start, end) for its whole run,
+ *               in the same hold of tree_lock as its first look at the
+ *               store, after waiting (with no lock held) until no claim
+ *               overlaps it.  An unpin claims nothing: it waits the same
+ *               way, then changes the store in one hold of tree_lock.
+ *               Ioctls on disjoint ranges run side by side (two threads
+ *               pinning their own buffers through one file); overlapping
+ *               ones are serialised, so no segment appears in a range
+ *               while an ioctl works on it.  A claim is held across
+ *               pin_user_pages_fast(), GFP_KERNEL allocations and copies
+ *               to and from user space.  The MMU notifier never waits for
+ *               one: it marks the claims it overlaps (@unmapped).
+ *   mmap_lock   read side, taken by the pin ioctl to check, claim and
+ *               charge the range (and again, to undo or add to the
+ *               charge, when an unmap interfered), but not across
+ *               pin_user_pages_fast(), which takes it itself; the MMU
+ *               notifier runs with it held (munmap, mremap).  The unpin
+ *               ioctl, the file's release and the work item that settles
+ *               a deferred charge take it only to give back the
+ *               locked_vm charge, with none of our locks held.
+ *   tree_lock   a mutex: protects @segs, @nr_pages, @busy with each
+ *               entry's @unmapped, and @busy_gen.  Held only for tree
+ *               surgery, claims, and unpinning the pages of segments it
+ *               trims; whole segments are taken out of the tree and
+ *               unpinned after it is dropped.  Never held across an
+ *               allocation that may enter reclaim, because the notifier
+ *               takes it and reclaim may call notifiers.
  *   mm->page_table_lock  the kernel's, taken with mmap_lock held (or once
  *               the address space has no users left) and nothing of ours,
  *               around each change of mm->locked_vm (account.c).
  *
  * The notifier acts only on MMU_NOTIFY_UNMAP and, at exit,
- * MMU_NOTIFY_RELEASE: it takes busy_lock to mark the ioctls in flight on
- * the range, drops it, and then, on a blockable range, takes tree_lock;
- * it never holds both.  A pin takes busy_lock
- * inside tree_lock to read its mark before inserting.  Every other event
- * returns at once, so reclaim, migration and compaction never wait for
- * us.
+ * MMU_NOTIFY_RELEASE.  On a blockable unmap it takes tree_lock, marks the
+ * claims on its range and removes the range from the store; a pin reads
+ * its mark in the hold of tree_lock that inserts what it pinned, so
+ * either it sees the mark or the notifier removes its segments after
+ * it.  A non-blockable unmap (the OOM reaper, on an address space that
+ * is exiting) does nothing: MMU_NOTIFY_RELEASE follows and releases
+ * everything.  Every other event returns at once, so reclaim, migration
+ * and compaction never wait for us.
  */
 struct mpin_file {
 	struct mm_struct *mm;		/* opener's mm, held by mmgrab() */
 	struct pid *owner;		/* opener's thread group, for fdinfo */
 	struct mmu_interval_notifier mni; /* over the opener's user range */
-	spinlock_t busy_lock;		/* see above */
-	struct list_head busy;		/* struct mpin_busy: ranges in use */
-	wait_queue_head_t busy_wait;	/* woken when a range is given back */
+	struct list_head busy;		/* struct mpin_busy: claimed ranges */
+	unsigned long busy_gen;		/* claims given back so far */
+	wait_queue_head_t busy_wait;	/* woken when a claim is given back */
 	struct mutex tree_lock;		/* see above */
 	struct rb_root segs;		/* struct mpin_seg by ->start */
 	struct mpin_seg *seg_cache;	/* one small spare, see store.c */
 	unsigned long nr_pages;		/* pages pinned through this file */
-	unsigned long pin_gen;		/* numbers the pin calls' insertions */
 	atomic_long_t locked_owed;	/* pages released, locked_vm not yet */
 	struct work_struct settle_work;	/* gives @locked_owed back */
 };
 
-/* A range a pin or unpin ioctl works on: on the stack of that ioctl. */
+/* A range claim of a pin or segments ioctl, on the stack of that ioctl. */
 struct mpin_busy {
 	struct list_head node;
 	unsigned long start, end;
@@ -98,7 +101,7 @@ struct mpin_seg;
  * A walk over the physical segments of a range (mpin_store_segments()).
  * Closed segments go to @buf, or are only counted when @buf is NULL.
  * A walk stopped by a full @buf resumes at @seg and @it, which stay
- * valid while its caller owns the range lock and no unmap has marked it.
+ * valid while its caller holds its range claim and no unmap has marked it.
  */
 struct mpin_seg_walk {
 	unsigned long cursor, end;	/* the part of the range still to walk */
@@ -124,11 +127,7 @@ unsigned long mpin_store_scratch_words(unsigned long n);
 int mpin_store_build(struct mpin_file *mf, struct rb_root *pending,
 		     unsigned long start, struct page **pages, unsigned long n,
 		     u32 *scratch);
-void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending,
-			   unsigned long gen);
-unsigned long mpin_store_take_back(struct mpin_file *mf, unsigned long start,
-				   unsigned long end, unsigned long gen,
-				   struct rb_root *gone);
+void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending);
 void mpin_store_free_all(struct mpin_file *mf, struct rb_root *root,
 			 bool dirty);
 int mpin_store_remove(struct mpin_file *mf, unsigned long start,
@@ -147,11 +146,11 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		   unsigned long end, __u64 __user *report);
 int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		     unsigned long end, unsigned long *released);
-bool mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
+void mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
 			      unsigned long end);
-int mpin_range_lock_killable(struct mpin_file *mf, struct mpin_busy *me,
-			     unsigned long start, unsigned long end);
-void mpin_range_unlock(struct mpin_file *mf, struct mpin_busy *me);
+int mpin_range_claim_killable(struct mpin_file *mf, struct mpin_busy *me,
+			      unsigned long start, unsigned long end);
+void mpin_range_give_back(struct mpin_file *mf, struct mpin_busy *me);
 bool mpin_range_was_unmapped(struct mpin_file *mf, struct mpin_busy *me);
 bool mpin_range_marked(struct mpin_file *mf, struct mpin_busy *me);
 

@@ -20,10 +20,10 @@
  * returns at once without a lock and keeps the pins.
  *
  * What runs where:
- *  - UNMAP, any: marks the pin and unpin ioctls in flight on an
- *    overlapping range (under busy_lock), see pin.c.
  *  - UNMAP, blockable (munmap, mremap; mmap_lock held by the caller):
- *    takes tree_lock, removes the range from the store and unpins its
+ *    takes tree_lock, marks the claims of the pin and segments ioctls in
+ *    flight on an overlapping range (see pin.c), removes the range from
+ *    the store and unpins its
  *    pages right there, so the charge is gone when munmap returns and a
  *    new mapping at the same address pins new pages.  A hugetlb zap
  *    (hole punch, a failed copy-on-write in another process) notifies
@@ -36,8 +36,8 @@
  *    reclaim, which calls mmu notifiers.  If both fail, the rest of that
  *    segment is released too and a warning says so: better a page that
  *    may move than a leak or a deadlock.
- *  - UNMAP, not blockable (the OOM reaper on a dying process): nothing
- *    more; RELEASE follows shortly.
+ *  - UNMAP, not blockable (the OOM reaper on a dying process): nothing;
+ *    RELEASE follows shortly.
  *  - RELEASE (exit_mmap(), over the whole range): takes tree_lock and
  *    releases everything.  It waits for no other task, so an exiting or
  *    killed process always finishes exiting.
@@ -62,29 +62,32 @@ static void mpin_unmap(struct mpin_file *mf,
 	struct rb_root gone = RB_ROOT;
 	struct mpin_seg *spare = NULL;
 	unsigned int need = 0;
-	bool marked, huge;
+	bool huge;
 	int ret;
 
 	/*
-	 * A pin in flight on an overlapping range pins without mmap_lock
-	 * (pin.c): tell it, even when we cannot block, so that it starts
-	 * over rather than insert pages that may be unmapped.  Then take
-	 * tree_lock whenever one was marked, even with an empty tree: the
-	 * pin checks its mark and inserts under tree_lock, so either it saw
-	 * the mark or its segments are in the tree by the time we look.
+	 * Only the OOM reaper cannot block, on an address space that is
+	 * exiting: a pin in flight there may still insert pages it reaps,
+	 * and MMU_NOTIFY_RELEASE, which cannot come before that pin's thread
+	 * has gone, releases them all.
 	 */
-	marked = mpin_range_mark_unmapped(mf, range->start, range->end);
 	if (!mmu_notifier_range_blockable(range))
 		return;
 	/*
-	 * Most munmaps of a process hit no pin: skip the lock.  Any segment
-	 * being inserted right now belongs to a pin whose range lock entry
-	 * was marked above if it overlaps this range.
+	 * Most munmaps of a process hit no pin and no claim: skip the lock.
+	 * A pin claims its range under mmap_lock and a segments walk finds
+	 * nothing to lose in an empty store, so neither can be missed here.
 	 */
-	if (!marked && !READ_ONCE(mf->segs.rb_node))
+	if (list_empty(&mf->busy) && !READ_ONCE(mf->segs.rb_node))
 		return;
 
 	mutex_lock(&mf->tree_lock);
+	/*
+	 * A pin or segments walk in flight on an overlapping range starts
+	 * over rather than insert pages that may be unmapped or resume at
+	 * a segment that is gone.
+	 */
+	mpin_range_mark_unmapped(mf, range->start, range->end);
 	huge = mpin_store_first_hugetlb(mf, range->start, range->end);
 	ret = mpin_store_remove(mf, range->start, range->end, &spare, &need,
 				&gone, &released);
@@ -166,14 +169,13 @@ int mpin_file_init(struct mpin_file *mf)
 	int ret;
 
 	mf->mm = current->mm;
-	spin_lock_init(&mf->busy_lock);
 	INIT_LIST_HEAD(&mf->busy);
+	mf->busy_gen = 0;
 	init_waitqueue_head(&mf->busy_wait);
 	mutex_init(&mf->tree_lock);
 	mf->segs = RB_ROOT;
 	mf->seg_cache = NULL;
 	mf->nr_pages = 0;
-	mf->pin_gen = 0;
 	atomic_long_set(&mf->locked_owed, 0);
 	INIT_WORK(&mf->settle_work, mpin_settle_work);
 	mmgrab(mf->mm);

@@ -85,99 +85,132 @@ static int check_vmas(struct mm_struct *mm, unsigned long start,
 	return 0;
 }
 
-/* Does a range in @mf->busy overlap [@start, @end)?  Under busy_lock. */
+/*
+ * Range claims (see struct mpin_file): each pin and segments ioctl lists
+ * the range it works on in @mf->busy, under tree_lock, and an ioctl on an
+ * overlapping range waits until that entry is gone.  The list holds one
+ * entry per ioctl in flight, so a linear scan is cheap.  Taking a claim
+ * in the same hold of tree_lock as the ioctl's first look at the store
+ * costs no lock of its own.
+ */
+
+/* Does a claim overlap [@start, @end)? */
 static bool range_in_use(struct mpin_file *mf, unsigned long start,
 			 unsigned long end)
 {
 	struct mpin_busy *b;
 
-	lockdep_assert_held(&mf->busy_lock);
+	lockdep_assert_held(&mf->tree_lock);
 	list_for_each_entry(b, &mf->busy, node)
 		if (b->start < end && start < b->end)
 			return true;
 	return false;
 }
 
-static bool range_trylock(struct mpin_file *mf, struct mpin_busy *me)
-{
-	bool free;
-
-	spin_lock(&mf->busy_lock);
-	free = !range_in_use(mf, me->start, me->end);
-	if (free)
-		list_add(&me->node, &mf->busy);
-	spin_unlock(&mf->busy_lock);
-	return free;
-}
-
 /*
- * Own [@start, @end) of @mf against its other pin and unpin ioctls (see
- * struct mpin_file).  The list holds one entry per ioctl in flight, so a
- * linear scan is cheap.  Returns -EINTR if killed while waiting.
+ * Claim [@start, @end) for @me, or return false with *@seen set for
+ * range_wait(): the caller drops its locks and waits, then tries again.
  */
-int mpin_range_lock_killable(struct mpin_file *mf, struct mpin_busy *me,
-			     unsigned long start, unsigned long end)
+static bool range_claim(struct mpin_file *mf, struct mpin_busy *me,
+			unsigned long start, unsigned long end,
+			unsigned long *seen)
 {
+	lockdep_assert_held(&mf->tree_lock);
+	if (range_in_use(mf, start, end)) {
+		*seen = mf->busy_gen;
+		return false;
+	}
 	me->start = start;
 	me->end = end;
 	me->unmapped = false;
-	return wait_event_killable(mf->busy_wait, range_trylock(mf, me)) ?
-	       -EINTR : 0;
+	list_add(&me->node, &mf->busy);
+	return true;
 }
 
-void mpin_range_unlock(struct mpin_file *mf, struct mpin_busy *me)
+/*
+ * Wait, holding no lock, until some claim has been given back since
+ * *@seen was read.  Returns -EINTR if killed meanwhile.
+ */
+static int range_wait(struct mpin_file *mf, unsigned long seen)
 {
-	spin_lock(&mf->busy_lock);
+	return wait_event_killable(mf->busy_wait,
+				   READ_ONCE(mf->busy_gen) != seen) ? -EINTR : 0;
+}
+
+/* Give the claim back; the caller calls range_wake() after tree_lock. */
+static void range_release(struct mpin_file *mf, struct mpin_busy *me)
+{
+	lockdep_assert_held(&mf->tree_lock);
 	list_del(&me->node);
-	spin_unlock(&mf->busy_lock);
+	WRITE_ONCE(mf->busy_gen, mf->busy_gen + 1);
+}
+
+static void range_wake(struct mpin_file *mf)
+{
 	/* Pairs with the barrier in prepare_to_wait(): a waiter rechecks. */
 	if (wq_has_sleeper(&mf->busy_wait))
 		wake_up_all(&mf->busy_wait);
+}
+
+/* Claim [@start, @end) for @me, waiting as long as it takes. */
+int mpin_range_claim_killable(struct mpin_file *mf, struct mpin_busy *me,
+			      unsigned long start, unsigned long end)
+{
+	unsigned long seen;
+	bool claimed;
+
+	for (;;) {
+		mutex_lock(&mf->tree_lock);
+		claimed = range_claim(mf, me, start, end, &seen);
+		mutex_unlock(&mf->tree_lock);
+		if (claimed)
+			return 0;
+		if (range_wait(mf, seen))
+			return -EINTR;
+	}
+}
+
+void mpin_range_give_back(struct mpin_file *mf, struct mpin_busy *me)
+{
+	mutex_lock(&mf->tree_lock);
+	range_release(mf, me);
+	mutex_unlock(&mf->tree_lock);
+	range_wake(mf);
 }
 
 /*
  * An unmap notification for [@start, @end) arrived (see notifier.c):
  * mark every ioctl in flight on an overlapping range.  A pin that pinned
  * without mmap_lock then starts over, since pages it pinned there may no
- * longer be mapped.  Returns true if any entry overlapped, so that the
- * notifier takes tree_lock and serialises with a pin about to insert.
+ * longer be mapped; a segments walk starts over, since the segments it
+ * stopped at may be gone.
  */
-bool mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
+void mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
 			      unsigned long end)
 {
 	struct mpin_busy *b;
-	bool marked = false;
 
-	spin_lock(&mf->busy_lock);
-	list_for_each_entry(b, &mf->busy, node) {
-		if (b->start < end && start < b->end) {
-			b->unmapped = true;
-			marked = true;
-		}
-	}
-	spin_unlock(&mf->busy_lock);
-	return marked;
+	lockdep_assert_held(&mf->tree_lock);
+	list_for_each_entry(b, &mf->busy, node)
+		if (b->start < end && start < b->end)
+			WRITE_ONCE(b->unmapped, true);
 }
 
 /* Has an unmap marked @me?  Unlike mpin_range_was_unmapped(), keeps it. */
 bool mpin_range_marked(struct mpin_file *mf, struct mpin_busy *me)
 {
-	bool unmapped;
-
-	spin_lock(&mf->busy_lock);
-	unmapped = me->unmapped;
-	spin_unlock(&mf->busy_lock);
-	return unmapped;
+	lockdep_assert_held(&mf->tree_lock);
+	return me->unmapped;
 }
 
 bool mpin_range_was_unmapped(struct mpin_file *mf, struct mpin_busy *me)
 {
 	bool unmapped;
 
-	spin_lock(&mf->busy_lock);
+	mutex_lock(&mf->tree_lock);
 	unmapped = me->unmapped;
 	me->unmapped = false;
-	spin_unlock(&mf->busy_lock);
+	mutex_unlock(&mf->tree_lock);
 	return unmapped;
 }
 
@@ -215,56 +248,33 @@ static int pin_gap(struct mpin_file *mf, struct rb_root *pending,
 }
 
 /*
- * Store how many pages a pin call pinned in the caller's argument.  It
- * was writable when the call began, but another thread may have unmapped
- * it or made it read-only since: then take back what the call inserted
- * (tagged @gen), so that -EFAULT leaves nothing pinned, as any other
- * error does.  The caller still owns the range lock and does not hold
- * mmap_lock, which the store may need to fault the page in.
- */
-static int report_pinned(struct mpin_file *mf, unsigned long start,
-			 unsigned long end, unsigned long gen,
-			 unsigned long npages, __u64 __user *report)
-{
-	struct rb_root gone = RB_ROOT;
-	unsigned long back;
-
-	if (!put_user((__u64)npages, report))
-		return 0;
-	mutex_lock(&mf->tree_lock);
-	back = mpin_store_take_back(mf, start, end, gen, &gone);
-	mutex_unlock(&mf->tree_lock);
-	mpin_store_free_all(mf, &gone, true);
-	if (back) {
-		mmap_read_lock(mf->mm);
-		mpin_uncharge(mf->mm, back);
-		mmap_read_unlock(mf->mm);
-	}
-	return -EFAULT;
-}
-
-/*
  * Pin the pages of [@start, @end) (page aligned, non-empty) in the
  * caller's address space, which is mf->mm.  Pages @mf pins already are
  * left alone and not charged again.  All or nothing: on error no page is
  * left pinned by this call and nothing is charged.  The number of pages
- * this call pinned goes to *@report (the caller wrote 0 there first).
+ * this call pinned goes to *@report (the caller wrote 0 there first, and
+ * 0 is put back on error).
  *
- * The range is checked and charged under mmap_read_lock, then pinned
- * without it (pin_gap()), then the new segments are inserted under it
- * again.  While the lock is dropped the range can be unmapped: the
- * notifier marks this call's range lock entry, and a marked call
+ * The range is checked, claimed and charged under mmap_read_lock, then
+ * pinned without it (pin_gap()), then the new segments are inserted
+ * under tree_lock.  While mmap_lock is dropped the range can be
+ * unmapped: the notifier marks this call's claim, and a marked call
  * releases what it pinned and starts over, since those pages may no
- * longer be mapped.  The mark and the insertion are ordered by tree_lock
- * (see mpin_invalidate_range_start()): either the mark is seen here, or
- * the notifier removes the inserted segments after us.
+ * longer be mapped.  The notifier marks under tree_lock, so either the
+ * mark is seen here or the notifier removes the inserted segments after
+ * us.  Only a call that must start over, charge more or undo takes
+ * mmap_lock again.
+ *
+ * The count is stored before the segments are inserted: storing it can
+ * fault, and when it fails the call can still drop what it pinned
+ * without anyone having seen it.
  *
  * No segment can appear in [@start, @end) while this runs: other ioctls
- * on the range wait for its range lock.  Segments can go, though, and not
- * only by munmap: on 6.1 a hugetlb zap (MADV_DONTNEED, a hole punched in
- * hugetlbfs) also notifies MMU_NOTIFY_UNMAP.  So each look at the tree
- * takes tree_lock, the gaps pinned may add up to more than the pages
- * counted and charged first, and the difference is charged at the end.
+ * on the range wait for its claim.  Segments can go, though: on 6.1 a
+ * hugetlb zap (MADV_DONTNEED, a hole punched in hugetlbfs) also notifies
+ * MMU_NOTIFY_UNMAP without mmap_lock.  So each look at the tree takes
+ * tree_lock, the gaps pinned may add up to more than the pages counted
+ * and charged first, and the difference is charged at the end.
  */
 int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		   unsigned long end, __u64 __user *report)
@@ -275,22 +285,28 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 	u32 *scratch = stack_scratch;
 	struct rb_root pending;
 	unsigned long batch = MPIN_STACK_PAGES;
-	unsigned long npages, cursor, gap_end, pinned, gen;
+	unsigned long npages, cursor, gap_end, pinned, seen;
+	bool claimed = false, reported = false, report_failed = false;
+	bool whole;
 	struct mpin_busy busy;
 	int ret;
 
-	if (mpin_range_lock_killable(mf, &busy, start, end))
+	if (mmap_read_lock_killable(mf->mm))
 		return -EINTR;
-	if (mmap_read_lock_killable(mf->mm)) {
-		mpin_range_unlock(mf, &busy);
-		return -EINTR;
-	}
 
 again:
 	ret = check_vmas(mf->mm, start, end);
 	if (ret)
 		goto out_unlock;
 	mutex_lock(&mf->tree_lock);
+	if (!claimed && !range_claim(mf, &busy, start, end, &seen)) {
+		mutex_unlock(&mf->tree_lock);
+		mmap_read_unlock(mf->mm);
+		if (range_wait(mf, seen) || mmap_read_lock_killable(mf->mm))
+			return -EINTR;
+		goto again;
+	}
+	claimed = true;
 	npages = mpin_store_unpinned(mf, start, end);
 	mutex_unlock(&mf->tree_lock);
 	if (!npages)
@@ -321,22 +337,54 @@ again:
 		scratch = (u32 *)(pages + batch);
 	}
 
-	mpin_range_was_unmapped(mf, &busy);	/* only marks from now on count */
+	/*
+	 * Only marks from now on count.  Under mmap_read_lock, only a
+	 * hugetlb zap or the unmap of an munmap that downgraded its lock can
+	 * mark us now, and their marks came too late to matter either way.
+	 */
+	WRITE_ONCE(busy.unmapped, false);
 	mmap_read_unlock(mf->mm);
 
 	pending = RB_ROOT;
 	pinned = 0;
+	/* Segments can go meanwhile, never come: none, then one gap. */
+	whole = npages == (end - start) >> PAGE_SHIFT;
 	for (cursor = start; cursor < end; cursor = gap_end) {
-		mutex_lock(&mf->tree_lock);
-		gap_end = mpin_store_next_gap(mf, &cursor, end);
-		mutex_unlock(&mf->tree_lock);
-		if (cursor >= gap_end)
-			break;
+		if (whole) {
+			gap_end = end;
+		} else {
+			mutex_lock(&mf->tree_lock);
+			gap_end = mpin_store_next_gap(mf, &cursor, end);
+			mutex_unlock(&mf->tree_lock);
+			if (cursor >= gap_end)
+				break;
+		}
 		ret = pin_gap(mf, &pending, cursor, gap_end, pages, batch,
 			      scratch);
 		if (ret)
 			break;
 		pinned += (gap_end - cursor) >> PAGE_SHIFT;
+	}
+	if (!ret) {
+		/*
+		 * The argument was writable when the call began, but another
+		 * thread may have unmapped it or made it read-only since.
+		 */
+		reported = !put_user((__u64)pinned, report);
+		report_failed = !reported;
+		if (report_failed)
+			ret = -EFAULT;
+	}
+
+	/*
+	 * The usual end: all pinned as counted and charged, and no unmap
+	 * marked us.  Inserting then needs tree_lock alone.
+	 */
+	if (!ret && pinned <= npages) {
+		mutex_lock(&mf->tree_lock);
+		if (!READ_ONCE(busy.unmapped))
+			goto insert;
+		mutex_unlock(&mf->tree_lock);
 	}
 
 	if (mmap_read_lock_killable(mf->mm)) {
@@ -352,7 +400,7 @@ again:
 		 * what the contract says of it now (EACCES, not GUP's EFAULT,
 		 * for a range made read-only meanwhile).
 		 */
-		if (ret != -EINTR && ret != -ENOMEM) {
+		if (ret != -EINTR && ret != -ENOMEM && !report_failed) {
 			int now = check_vmas(mf->mm, start, end);
 
 			if (now)
@@ -371,7 +419,7 @@ again:
 	}
 
 	mutex_lock(&mf->tree_lock);
-	if (mpin_range_was_unmapped(mf, &busy)) {
+	if (READ_ONCE(busy.unmapped)) {
 		mutex_unlock(&mf->tree_lock);
 		mpin_store_free_all(mf, &pending, false);
 		mpin_uncharge(mf->mm, npages);
@@ -381,12 +429,14 @@ again:
 		}
 		goto again;
 	}
-	gen = ++mf->pin_gen;
-	mpin_store_insert_all(mf, &pending, gen);
+	mmap_read_unlock(mf->mm);	/* the charge is right: tree_lock suffices */
+insert:
+	mpin_store_insert_all(mf, &pending);
 	mf->nr_pages += npages;
+	range_release(mf, &busy);
 	mutex_unlock(&mf->tree_lock);
-	mmap_read_unlock(mf->mm);
-	ret = report_pinned(mf, start, end, gen, npages, report);
+	range_wake(mf);
+	claimed = false;
 	goto out_free;
 
 out_uncharge:
@@ -394,31 +444,46 @@ out_uncharge:
 out_unlock:
 	mmap_read_unlock(mf->mm);
 out_free:
+	if (claimed)
+		mpin_range_give_back(mf, &busy);
+	if (ret && reported)
+		(void)put_user(0ULL, report);	/* nothing is pinned after all */
 	if (pages != stack_pages)
 		kvfree(pages);
-	mpin_range_unlock(mf, &busy);
 	return ret;
 }
 
 /*
  * Release @mf's pins on the pages of [@start, @end).  Pages not pinned
- * are ignored.  The only failure is -ENOMEM when a segment must be split
- * and the new half cannot be allocated; then nothing changes.
+ * are ignored.  The only failures are -ENOMEM when a segment must be
+ * split and the new half cannot be allocated, and -EINTR when killed
+ * while waiting for another ioctl's claim on the range; then nothing
+ * changes.
+ *
+ * An unpin takes no claim: it changes the store in one hold of tree_lock,
+ * after waiting for the claims on its range to go, so that it never
+ * releases pages under a pin or a segments walk in flight.
  */
 int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		     unsigned long end, unsigned long *released)
 {
 	struct mpin_seg *spare = NULL;
 	struct rb_root gone = RB_ROOT;
-	struct mpin_busy busy;
+	unsigned long seen;
 	unsigned int need = 0;
 	int ret;
 
 	*released = 0;
-	if (mpin_range_lock_killable(mf, &busy, start, end))
-		return -EINTR;
 	for (;;) {
 		mutex_lock(&mf->tree_lock);
+		if (range_in_use(mf, start, end)) {
+			seen = mf->busy_gen;
+			mutex_unlock(&mf->tree_lock);
+			ret = range_wait(mf, seen);
+			if (ret)
+				break;
+			continue;
+		}
 		ret = mpin_store_remove(mf, start, end, &spare, &need, &gone,
 					released);
 		mutex_unlock(&mf->tree_lock);
@@ -432,9 +497,8 @@ int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 			break;
 		}
 	}
-	/* Outside tree_lock, but before the range is given back. */
+	/* Released whole segments: their pages go outside tree_lock. */
 	mpin_store_free_all(mf, &gone, true);
-	mpin_range_unlock(mf, &busy);
 	mpin_store_seg_put(mf, spare);
 	if (*released || atomic_long_read(&mf->locked_owed)) {
 		mmap_read_lock(mf->mm);

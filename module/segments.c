@@ -52,7 +52,7 @@ static int segments_walk(struct mpin_file *mf, struct mpin_busy *busy,
 		sw->max_buf = min_t(u64, room - written, MPIN_SEGS_CHUNK);
 		sw->nr_buf = 0;
 		mutex_lock(&mf->tree_lock);
-		/* The notifier marks before it takes tree_lock to remove. */
+		/* The notifier marks in the hold of tree_lock that removes. */
 		ret = mpin_range_marked(mf, busy) ? -EAGAIN :
 		      mpin_store_segments(mf, sw);
 		mutex_unlock(&mf->tree_lock);
@@ -107,7 +107,7 @@ long mpin_ioctl_segments(struct file *file, struct mpin_segments __user *uarg)
 	 * the answer is one state of the store; an unmap meanwhile (the
 	 * notifier marks the range) makes the walk start over.
 	 */
-	ret = mpin_range_lock_killable(mf, &busy, start, end);
+	ret = mpin_range_claim_killable(mf, &busy, start, end);
 	if (ret)
 		goto out;
 	for (;;) {
@@ -129,7 +129,7 @@ long mpin_ioctl_segments(struct file *file, struct mpin_segments __user *uarg)
 		if (fatal_signal_pending(current))
 			break;
 	}
-	mpin_range_unlock(mf, &busy);
+	mpin_range_give_back(mf, &busy);
 	if (ret)
 		goto out;
 

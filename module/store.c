@@ -32,7 +32,6 @@ struct mpin_seg {
 	struct rb_node node;
 	unsigned long start;		/* user address of the first page */
 	unsigned long npages;
-	unsigned long gen;		/* the pin call that inserted it */
 	unsigned int nr_words;		/* words of runs[] in use */
 	unsigned int max_words;		/* words allocated in runs[] */
 	u32 runs[];			/* the run list, see runs.h */
@@ -414,51 +413,16 @@ fail:
 	return -ENOMEM;
 }
 
-/*
- * Move the segments of @pending, which overlap nothing, into @mf, tagged
- * with @gen so that mpin_store_take_back() can find them again.
- */
-void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending,
-			   unsigned long gen)
+/* Move the segments of @pending, which overlap nothing, into @mf. */
+void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending)
 {
 	struct mpin_seg *seg, *next;
 
 	lockdep_assert_held(&mf->tree_lock);
 	/* Postorder walks are safe against relinking the node just visited. */
-	rbtree_postorder_for_each_entry_safe(seg, next, pending, node) {
-		seg->gen = gen;
+	rbtree_postorder_for_each_entry_safe(seg, next, pending, node)
 		seg_insert(&mf->segs, seg);
-	}
 	*pending = RB_ROOT;
-}
-
-/*
- * Move the segments of [@start, @end) tagged @gen, what one pin call
- * inserted and the notifier has not removed since, to the private tree
- * @gone, and return their page count.  They lie wholly inside the range
- * (a split's tail keeps its tag), so none is cut.  Only that call may
- * use it, while it still owns the range lock: no other call can have
- * inserted or trimmed segments there meanwhile.
- */
-unsigned long mpin_store_take_back(struct mpin_file *mf, unsigned long start,
-				   unsigned long end, unsigned long gen,
-				   struct rb_root *gone)
-{
-	struct mpin_seg *seg, *next;
-	unsigned long npages = 0;
-
-	lockdep_assert_held(&mf->tree_lock);
-	for (seg = seg_first_after(&mf->segs, start); seg && seg->start < end;
-	     seg = next) {
-		next = seg_next(seg);
-		if (seg->gen != gen)
-			continue;
-		npages += seg->npages;
-		rb_erase(&seg->node, &mf->segs);
-		seg_insert(gone, seg);
-	}
-	mf->nr_pages -= npages;
-	return npages;
 }
 
 /*
@@ -531,7 +495,6 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 
 		next = seg_next(seg);
 		if (tail) {
-			tail->gen = seg->gen;
 			tail->start = seg->start + (stop << PAGE_SHIFT);
 			tail->npages = seg->npages - stop;
 			tail->nr_words = runs_slice(tail->runs, seg->runs,
