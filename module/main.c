@@ -257,6 +257,7 @@ static void __exit mpin_exit(void)
 {
 	misc_deregister(&mpin_misc);
 	mpin_sysfs_exit();
+	mpin_pin_exit();
 }
 
 module_init(mpin_init);

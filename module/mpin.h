@@ -146,6 +146,7 @@ int mpin_pin_range(struct mpin_file *mf, unsigned long start,
 		   unsigned long end, __u64 __user *report);
 int mpin_unpin_range(struct mpin_file *mf, unsigned long start,
 		     unsigned long end, unsigned long *released);
+void mpin_pin_exit(void);
 void mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
 			      unsigned long end);
 int mpin_range_claim_killable(struct mpin_file *mf, struct mpin_busy *me,
