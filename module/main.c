@@ -142,27 +142,58 @@ int mpin_user_range(u64 addr, u64 len, unsigned long *start,
 	return *end ? 0 : -EINVAL;	/* rounding up wrapped around */
 }
 
+/*
+ * Read a range argument and store 0 in its page count, checking it on the
+ * way: EFAULT if it cannot be read, EINVAL for a reserved field that is
+ * not 0, EBADFD in a process that inherited the file, EFAULT if the count
+ * cannot be written.  A bad result pointer thus fails before anything
+ * changes (contract rule 11); the page can still go before the count is
+ * stored, and then mpin_pin_range() undoes the pin.
+ *
+ * One section of user access, with no call in it, does what a
+ * copy_from_user() and a put_user() did: their calls and copy loop took
+ * 7 % of a 1-page pin and unpin's time in the kernel (perf, 6.1).
+ */
+static int mpin_get_range(struct mpin_file *mf,
+			  struct mpin_range __user *uarg, struct mpin_range *r)
+{
+	int ret;
+
+	if (!user_access_begin(uarg, sizeof(*uarg)))
+		return -EFAULT;
+	unsafe_get_user(r->addr, &uarg->addr, efault);
+	unsafe_get_user(r->len, &uarg->len, efault);
+	unsafe_get_user(r->flags, &uarg->flags, efault);
+	unsafe_get_user(r->pad, &uarg->pad, efault);
+	unsafe_get_user(r->reserved[0], &uarg->reserved[0], efault);
+	unsafe_get_user(r->reserved[1], &uarg->reserved[1], efault);
+	ret = -EINVAL;
+	if (r->flags || r->pad || r->reserved[0] || r->reserved[1])
+		goto out;
+	/* Pins belong to the opener's address space, not an inheritor's. */
+	ret = -EBADFD;
+	if (current->mm != mf->mm)
+		goto out;
+	unsafe_put_user(0ULL, &uarg->pages, efault);
+	ret = 0;
+out:
+	user_access_end();
+	return ret;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
 static long mpin_ioctl_range(struct mpin_file *mf, unsigned int cmd,
 			     struct mpin_range __user *uarg)
 {
 	unsigned long start, end, done = 0;
 	struct mpin_range r;
-	int ret = 0;
+	int ret;
 
-	if (copy_from_user(&r, uarg, sizeof(r)))
-		return -EFAULT;
-	if (r.flags || r.pad || r.reserved[0] || r.reserved[1])
-		return -EINVAL;
-	/* Pins belong to the opener's address space, not an inheritor's. */
-	if (current->mm != mf->mm)
-		return -EBADFD;
-	/*
-	 * A bad result pointer fails before anything changes.  The page can
-	 * still go before the count is stored: mpin_pin_range() then undoes
-	 * the pin.
-	 */
-	if (put_user(0, &uarg->pages))
-		return -EFAULT;
+	ret = mpin_get_range(mf, uarg, &r);
+	if (ret)
+		return ret;
 	if (!r.len)
 		return 0;
 	ret = mpin_user_range(r.addr, r.len, &start, &end);
