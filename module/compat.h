@@ -50,4 +50,15 @@ static inline size_t kmalloc_size_roundup(size_t size)
 }
 #endif
 
+/* vma_lookup() arrived in 5.14: the mapping that holds @addr, or NULL. */
+#ifndef MPIN_HAVE_VMA_LOOKUP
+static inline struct vm_area_struct *vma_lookup(struct mm_struct *mm,
+						unsigned long addr)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+
+	return vma && vma->vm_start <= addr ? vma : NULL;
+}
+#endif
+
 #endif /* MPIN_COMPAT_H */

@@ -102,12 +102,12 @@ static int check_vmas(struct mm_struct *mm, unsigned long start,
 		      unsigned long end)
 {
 	while (start < end) {
-		struct vm_area_struct *vma = find_vma(mm, start);
-
+		/* Not find_vma(): a plain lookup walks the maple tree faster. */
+		struct vm_area_struct *vma = vma_lookup(mm, start);
 		enum mpin_stat refusal;
 		int err;
 
-		if (!vma || vma->vm_start > start) {
+		if (!vma) {
 			refusal = MPIN_STAT_REFUSED_HOLE;
 			err = -ENOMEM;
 		} else if (vma->vm_flags & (VM_IO | VM_PFNMAP)) {
