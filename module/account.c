@@ -173,13 +173,11 @@ void mpin_uncharge_later(struct mpin_file *mf, unsigned long npages)
 	schedule_work(&mf->settle_work);
 }
 
-/* Give locked_vm back what is owed; mmap_lock held as for mpin_uncharge(). */
-void mpin_settle(struct mpin_file *mf)
+/* The slow part of mpin_settle(), for a file that owes something. */
+void __mpin_settle(struct mpin_file *mf)
 {
 	unsigned long owed;
 
-	if (!atomic_long_read(&mf->locked_owed))
-		return;
 	owed = atomic_long_xchg(&mf->locked_owed, 0);
 	if (owed)
 		locked_vm_sub(mf->mm, owed);

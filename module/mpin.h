@@ -52,12 +52,12 @@ struct seq_file;
  *               a deferred charge take it only to give back the
  *               locked_vm charge, with none of our locks held.
  *   tree_lock   a mutex: protects @segs, @nr_pages, @busy with each
- *               entry's @unmapped, and @busy_gen.  Held only for tree
- *               surgery, claims, and unpinning the pages of segments it
- *               trims; whole segments are taken out of the tree and
- *               unpinned after it is dropped.  Never held across an
- *               allocation that may enter reclaim, because the notifier
- *               takes it and reclaim may call notifiers.
+ *               entry's @unmapped, @busy_gen and @busy_waiters.  Held
+ *               only for tree surgery, claims, and unpinning the pages
+ *               of segments it trims; whole segments are taken out of
+ *               the tree and unpinned after it is dropped.  Never held
+ *               across an allocation that may enter reclaim, because the
+ *               notifier takes it and reclaim may call notifiers.
  *   mm->page_table_lock  the kernel's, taken with mmap_lock held (or once
  *               the address space has no users left) and nothing of ours,
  *               around each change of mm->locked_vm (account.c).
@@ -78,6 +78,7 @@ struct mpin_file {
 	struct mmu_interval_notifier mni; /* over the opener's user range */
 	struct list_head busy;		/* struct mpin_busy: claimed ranges */
 	unsigned long busy_gen;		/* claims given back so far */
+	unsigned int busy_waiters;	/* ioctls waiting for a claim */
 	wait_queue_head_t busy_wait;	/* woken when a claim is given back */
 	struct mutex tree_lock;		/* see above */
 	struct rb_root segs;		/* struct mpin_seg by ->start */
@@ -124,15 +125,16 @@ bool mpin_store_first_hugetlb(struct mpin_file *mf, unsigned long start,
 unsigned long mpin_store_next_gap(struct mpin_file *mf, unsigned long *cursor,
 				  unsigned long end);
 unsigned long mpin_store_scratch_words(unsigned long n);
-int mpin_store_build(struct mpin_file *mf, struct rb_root *pending,
+int mpin_store_build(struct mpin_file *mf, struct mpin_seg **pending,
 		     unsigned long start, struct page **pages, unsigned long n,
 		     u32 *scratch);
-void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending);
-void mpin_store_free_all(struct mpin_file *mf, struct rb_root *root,
+void mpin_store_insert_all(struct mpin_file *mf, struct mpin_seg **pending);
+void mpin_store_take_all(struct mpin_file *mf, struct mpin_seg **gone);
+void mpin_store_free_all(struct mpin_file *mf, struct mpin_seg **list,
 			 bool dirty);
 int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		      unsigned long end, struct mpin_seg **spare,
-		      unsigned int *need, struct rb_root *gone,
+		      unsigned int *need, struct mpin_seg **gone,
 		      unsigned long *released);
 struct mpin_seg *mpin_store_seg_get(struct mpin_file *mf,
 				    unsigned int nr_words, gfp_t gfp);
@@ -174,7 +176,18 @@ void mpin_file_destroy(struct mpin_file *mf);
 int mpin_charge(struct mm_struct *mm, unsigned long npages);
 void mpin_uncharge(struct mm_struct *mm, unsigned long npages);
 void mpin_uncharge_later(struct mpin_file *mf, unsigned long npages);
-void mpin_settle(struct mpin_file *mf);
+void __mpin_settle(struct mpin_file *mf);
+
+/*
+ * Give locked_vm back what is owed; mmap_lock held as for mpin_uncharge().
+ * Inline, since each pin and unpin asks and almost never owes.
+ */
+static inline void mpin_settle(struct mpin_file *mf)
+{
+	if (atomic_long_read(&mf->locked_owed))
+		__mpin_settle(mf);
+}
+
 void mpin_settle_work(struct work_struct *work);
 unsigned long mpin_global_pinned(void);
 unsigned long mpin_global_peak(void);

@@ -59,7 +59,7 @@ static void mpin_unmap(struct mpin_file *mf,
 		       const struct mmu_notifier_range *range)
 {
 	unsigned long released = 0;
-	struct rb_root gone = RB_ROOT;
+	struct mpin_seg *gone = NULL;
 	struct mpin_seg *spare = NULL;
 	unsigned int need = 0;
 	bool huge;
@@ -125,12 +125,11 @@ static void mpin_unmap(struct mpin_file *mf,
  */
 static void mpin_release_all(struct mpin_file *mf, bool exiting)
 {
-	struct rb_root gone;
+	struct mpin_seg *gone = NULL;
 	unsigned long npages;
 
 	mutex_lock(&mf->tree_lock);
-	gone = mf->segs;
-	mf->segs = RB_ROOT;
+	mpin_store_take_all(mf, &gone);
 	npages = mf->nr_pages;
 	mf->nr_pages = 0;
 	mutex_unlock(&mf->tree_lock);
@@ -171,6 +170,7 @@ int mpin_file_init(struct mpin_file *mf)
 	mf->mm = current->mm;
 	INIT_LIST_HEAD(&mf->busy);
 	mf->busy_gen = 0;
+	mf->busy_waiters = 0;
 	init_waitqueue_head(&mf->busy_wait);
 	mutex_init(&mf->tree_lock);
 	mf->segs = RB_ROOT;

@@ -29,7 +29,10 @@
 #include "runs.h"
 
 struct mpin_seg {
-	struct rb_node node;
+	union {
+		struct rb_node node;	/* in mf->segs */
+		struct mpin_seg *next;	/* on a private list, see seg_push() */
+	};
 	unsigned long start;		/* user address of the first page */
 	unsigned long npages;
 	unsigned int nr_words;		/* words of runs[] in use */
@@ -45,18 +48,33 @@ static inline unsigned long seg_end(const struct mpin_seg *seg)
 	return seg->start + (seg->npages << PAGE_SHIFT);
 }
 
-/* Bytes of segment memory now allocated, all files together. */
-static atomic_long_t mpin_metadata = ATOMIC_LONG_INIT(0);
+/*
+ * Bytes of the segments that record pins, all files together: handed out
+ * by mpin_store_seg_get() and not yet given back (a file's spare, below,
+ * records nothing).  Per CPU, like the event counters, since every pin
+ * and unpin changes it; a reader sums.
+ */
+static DEFINE_PER_CPU(long, mpin_metadata);
 
 unsigned long mpin_store_metadata_bytes(void)
 {
-	return atomic_long_read(&mpin_metadata);
+	long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(mpin_metadata, cpu);
+	return sum > 0 ? sum : 0;
+}
+
+static size_t seg_bytes(const struct mpin_seg *seg)
+{
+	return struct_size(seg, runs, seg->max_words);
 }
 
 /*
  * A segment with room for at least @nr_words words of runs.  The slab's
- * rounding is handed to runs[] rather than wasted, and all of it is
- * accounted.
+ * rounding is handed to runs[] rather than wasted, and all of it counts
+ * in metadata_bytes.
  */
 static struct mpin_seg *seg_alloc(unsigned int nr_words, gfp_t gfp)
 {
@@ -67,16 +85,7 @@ static struct mpin_seg *seg_alloc(unsigned int nr_words, gfp_t gfp)
 	if (!seg)
 		return NULL;
 	seg->max_words = (size - sizeof(*seg)) / sizeof(seg->runs[0]);
-	atomic_long_add(size, &mpin_metadata);
 	return seg;
-}
-
-static void seg_free(struct mpin_seg *seg)
-{
-	if (!seg)
-		return;
-	atomic_long_sub(struct_size(seg, runs, seg->max_words), &mpin_metadata);
-	kfree(seg);
 }
 
 /*
@@ -85,10 +94,9 @@ static void seg_free(struct mpin_seg *seg)
  * physically contiguous buffer over and over then costs no trip to the
  * slab, which with memcg accounting and init_on_alloc took a seventh of
  * the kernel's time in a one-page pin and unpin on 6.1
- * (docs/performance.md).  The pin builds its
- * segments with no lock held, so the slot is taken with xchg() and
- * filled with cmpxchg(); the segment it holds counts in metadata_bytes
- * until the file goes.
+ * (docs/performance.md).  The pin builds its segments with no lock
+ * held, so the slot is taken with xchg() and filled with cmpxchg().
+ * The spare records nothing and counts in no metadata_bytes.
  */
 #define MPIN_SEG_CACHE_MAX_WORDS	8
 
@@ -96,30 +104,36 @@ static void seg_free(struct mpin_seg *seg)
 struct mpin_seg *mpin_store_seg_get(struct mpin_file *mf,
 				    unsigned int nr_words, gfp_t gfp)
 {
-	if (nr_words <= MPIN_RUN_MAX_WORDS) {
-		struct mpin_seg *seg = xchg(&mf->seg_cache, NULL);
+	struct mpin_seg *seg = NULL;
 
-		if (seg)
-			return seg;
+	if (nr_words <= MPIN_RUN_MAX_WORDS) {
+		seg = xchg(&mf->seg_cache, NULL);
 		nr_words = MPIN_RUN_MAX_WORDS;
 	}
-	return seg_alloc(nr_words, gfp);
+	if (!seg)
+		seg = seg_alloc(nr_words, gfp);
+	if (seg)
+		this_cpu_add(mpin_metadata, seg_bytes(seg));
+	return seg;
 }
 
 /* Give back a segment (or NULL) that no tree holds any more. */
 void mpin_store_seg_put(struct mpin_file *mf, struct mpin_seg *seg)
 {
-	if (seg && seg->max_words >= MPIN_RUN_MAX_WORDS &&
+	if (!seg)
+		return;
+	this_cpu_sub(mpin_metadata, seg_bytes(seg));
+	if (seg->max_words >= MPIN_RUN_MAX_WORDS &&
 	    seg->max_words <= MPIN_SEG_CACHE_MAX_WORDS &&
 	    !cmpxchg(&mf->seg_cache, NULL, seg))
 		return;
-	seg_free(seg);
+	kfree(seg);
 }
 
 /* The file is going: free the segment it kept. */
 void mpin_store_drop_cache(struct mpin_file *mf)
 {
-	seg_free(xchg(&mf->seg_cache, NULL));
+	kfree(xchg(&mf->seg_cache, NULL));
 }
 
 static struct mpin_seg *seg_next(struct mpin_seg *seg)
@@ -146,6 +160,26 @@ static struct mpin_seg *seg_first_after(struct rb_root *root, unsigned long addr
 		}
 	}
 	return found;
+}
+
+/*
+ * A pin's new segments and the ones an unpin took out of the tree wait on
+ * a private list, chained through the tree node they do not use: adding
+ * and taking them off costs no rebalancing.
+ */
+static void seg_push(struct mpin_seg **list, struct mpin_seg *seg)
+{
+	seg->next = *list;
+	*list = seg;
+}
+
+static struct mpin_seg *seg_pop(struct mpin_seg **list)
+{
+	struct mpin_seg *seg = *list;
+
+	if (seg)
+		*list = seg->next;
+	return seg;
 }
 
 static void seg_insert(struct rb_root *root, struct mpin_seg *seg)
@@ -369,13 +403,13 @@ unsigned long mpin_store_scratch_words(unsigned long n)
 
 /*
  * Describe @n pinned pages starting at user address @start as segments
- * queued on the private tree @pending.  The runs of each segment are
+ * queued on the private list @pending.  The runs of each segment are
  * found once, into @scratch (room for mpin_store_scratch_words(@n)
  * words), and copied into a segment of just the right size.  On failure
  * the pages not yet in a segment are released (untouched, so not
  * dirtied); the caller releases @pending.
  */
-int mpin_store_build(struct mpin_file *mf, struct rb_root *pending,
+int mpin_store_build(struct mpin_file *mf, struct mpin_seg **pending,
 		     unsigned long start, struct page **pages, unsigned long n,
 		     u32 *scratch)
 {
@@ -403,7 +437,7 @@ int mpin_store_build(struct mpin_file *mf, struct rb_root *pending,
 		seg->npages = j - i;
 		seg->nr_words = nr_words;
 		memcpy(seg->runs, scratch, nr_words * sizeof(seg->runs[0]));
-		seg_insert(pending, seg);
+		seg_push(pending, seg);
 		i = j;
 	}
 	return 0;
@@ -414,33 +448,45 @@ fail:
 }
 
 /* Move the segments of @pending, which overlap nothing, into @mf. */
-void mpin_store_insert_all(struct mpin_file *mf, struct rb_root *pending)
+void mpin_store_insert_all(struct mpin_file *mf, struct mpin_seg **pending)
+{
+	struct mpin_seg *seg;
+
+	lockdep_assert_held(&mf->tree_lock);
+	while ((seg = seg_pop(pending)))
+		seg_insert(&mf->segs, seg);
+}
+
+/* Move every segment of @mf to the private list @gone. */
+void mpin_store_take_all(struct mpin_file *mf, struct mpin_seg **gone)
 {
 	struct mpin_seg *seg, *next;
 
 	lockdep_assert_held(&mf->tree_lock);
-	/* Postorder walks are safe against relinking the node just visited. */
-	rbtree_postorder_for_each_entry_safe(seg, next, pending, node)
-		seg_insert(&mf->segs, seg);
-	*pending = RB_ROOT;
+	/*
+	 * A postorder walk never looks at a node it has visited again, so
+	 * each may be relinked as it is visited.
+	 */
+	rbtree_postorder_for_each_entry_safe(seg, next, &mf->segs, node)
+		seg_push(gone, seg);
+	mf->segs = RB_ROOT;
 }
 
 /*
- * Release and free every segment of @root, which nobody else can see,
- * giving them back to @mf.
+ * Release and free every segment of the private list @list, giving them
+ * back to @mf.
  */
-void mpin_store_free_all(struct mpin_file *mf, struct rb_root *root,
+void mpin_store_free_all(struct mpin_file *mf, struct mpin_seg **list,
 			 bool dirty)
 {
-	struct mpin_seg *seg, *next;
+	struct mpin_seg *seg;
 
-	rbtree_postorder_for_each_entry_safe(seg, next, root, node) {
+	while ((seg = seg_pop(list))) {
 		seg_unpin(seg, 0, seg->npages, dirty);
 		mpin_store_seg_put(mf, seg);
-		if (next)
+		if (*list)
 			cond_resched();
 	}
-	*root = RB_ROOT;
 }
 
 /*
@@ -455,14 +501,14 @@ void mpin_store_free_all(struct mpin_file *mf, struct rb_root *root,
  * tail half is released too.
  *
  * The pages of segments cut short are unpinned here, under tree_lock;
- * segments released whole move to the private tree @gone, for the caller
+ * segments released whole move to the private list @gone, for the caller
  * to release with mpin_store_free_all() once tree_lock is dropped, so
  * that the bulk of an unpin holds up neither the notifier nor the other
  * ioctls of the file.  They are counted in *@released all the same.
  */
 int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		      unsigned long end, struct mpin_seg **spare,
-		      unsigned int *need, struct rb_root *gone,
+		      unsigned int *need, struct mpin_seg **gone,
 		      unsigned long *released)
 {
 	struct mpin_seg *seg, *next, *tail = NULL;
@@ -493,7 +539,8 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		unsigned long off = (max(start, seg->start) - seg->start) >> PAGE_SHIFT;
 		unsigned long stop = (min(end, seg_end(seg)) - seg->start) >> PAGE_SHIFT;
 
-		next = seg_next(seg);
+		/* The last segment of the range needs no successor. */
+		next = seg_end(seg) < end ? seg_next(seg) : NULL;
 		if (tail) {
 			tail->start = seg->start + (stop << PAGE_SHIFT);
 			tail->npages = seg->npages - stop;
@@ -505,7 +552,7 @@ int mpin_store_remove(struct mpin_file *mf, unsigned long start,
 		mf->nr_pages -= stop - off;
 		if (!off && stop == seg->npages) {
 			rb_erase(&seg->node, &mf->segs);
-			seg_insert(gone, seg);
+			seg_push(gone, seg);
 			continue;
 		}
 
