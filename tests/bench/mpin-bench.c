@@ -24,7 +24,8 @@
  *   fresh  SIZE of never-touched memory, a fresh mmap each time (4 KiB
  *          pages): pin (which faults it in), unpin
  *   1page  pin + unpin of one pre-faulted page (its own VMA, so mlock never
- *          splits one), repeated for at least --rt-ms: time per round trip
+ *          splits one), repeated for at least --rt-ms, the peers taking
+ *          turns in slices of a tenth of it: time per round trip
  *   2t     two threads, each pinning and unpinning its own --thr-size
  *          buffer --thr-cycles times (by default as many as take one
  *          thread --thr-ms), against one thread doing the same for one
@@ -668,30 +669,52 @@ static void case_fresh(enum peer p, size_t len)
 /* One page in a VMA of its own (PROT_NONE guards): mlock splits nothing. */
 static char *page_vma;
 
-static void case_1page(enum peer p)
-{
-	struct sess s;
-	char *pg = page_vma + psz;
-	long iters = 0, batch = 1;
-	double t0, t, deadline;
+/*
+ * The peers take turns in RT_SLICES slices of --rt-ms / RT_SLICES each,
+ * so that a change in the host's speed during the repeat (TCG shares the
+ * host's two CPUs) falls on all of them alike; each peer's sample is its
+ * time over its round trips in the whole repeat.  Batches double up to
+ * 64 round trips while they stay short against a slice: few clock reads,
+ * and a slow peer (io_uring: milliseconds each) does not overrun much.
+ */
+#define RT_SLICES	10
 
-	check(sess_open(&s, p, p == P_MPIN), p, "open");
-	t0 = now();
-	deadline = t0 + opt_rt_ms / 1000;
-	/* Batches that double up to 64 round trips: few clock reads, and a
-	 * slow peer (io_uring: milliseconds each) does not overrun much. */
-	do {
-		for (long i = 0; i < batch; i++) {
-			check(sess_pin(&s, pg, psz), p, "pin 1 page");
-			check(sess_unpin(&s, pg, psz), p, "unpin 1 page");
+static void case_1page(void)
+{
+	struct sess s[NPEERS];
+	double spent[NPEERS] = { 0 }, slice = opt_rt_ms / 1000 / RT_SLICES;
+	long iters[NPEERS] = { 0 }, batch[NPEERS];
+	char *pg = page_vma + psz;
+
+	for (int j = 0; j < npeer_order; j++) {
+		enum peer p = peer_order[j];
+
+		check(sess_open(&s[j], p, p == P_MPIN), p, "open");
+		batch[j] = 1;
+	}
+	for (int k = 0; k < RT_SLICES; k++) {
+		for (int j = 0; j < npeer_order; j++) {
+			enum peer p = peer_order[j];
+			double t0 = now(), tb = t0, t;
+
+			do {
+				for (long i = 0; i < batch[j]; i++) {
+					check(sess_pin(&s[j], pg, psz), p, "pin 1 page");
+					check(sess_unpin(&s[j], pg, psz), p, "unpin 1 page");
+				}
+				iters[j] += batch[j];
+				t = now();
+				if (batch[j] < 64 && t - tb < slice / 8)
+					batch[j] *= 2;
+				tb = t;
+			} while (t < t0 + slice);
+			spent[j] += t - t0;
 		}
-		iters += batch;
-		if (batch < 64)
-			batch *= 2;
-		t = now();
-	} while (t < deadline);
-	sess_close(&s);
-	add("1page", "roundtrip", p, 1, (t - t0) / iters);
+	}
+	for (int j = 0; j < npeer_order; j++) {
+		sess_close(&s[j]);
+		add("1page", "roundtrip", peer_order[j], 1, spent[j] / iters[j]);
+	}
 }
 
 /* --- two threads --------------------------------------------------------- */
@@ -1747,8 +1770,8 @@ int main(int argc, char **argv)
 			case_fresh(peer_order[i], opt_fresh_size);
 		for (int i = 0; i < npeer_order && WANT(C_SCATTER); i++)
 			pin_unpin("scatter", peer_order[i], bufscat, opt_size);
-		for (int i = 0; i < npeer_order && WANT(C_1PAGE); i++)
-			case_1page(peer_order[i]);
+		if (WANT(C_1PAGE))
+			case_1page();
 		for (int i = 0; i < npeer_order && WANT(C_2T); i++)
 			case_2threads(peer_order[i], 0);
 		for (int i = 0; i < npeer_order && WANT(C_2T); i++)
