@@ -5,6 +5,7 @@
 # tests/bench/bench.sh):
 #   tests/vm/run-vm.sh -- tests/bench/guest.sh MODULE [mpin-bench options]
 #   tests/vm/run-vm.sh -- tests/bench/guest.sh --profile MODULE [CASE...] [-- options]
+#   tests/vm/run-vm.sh -- tests/bench/guest.sh --perf MODULE PEER [CASE...] [-- options]
 # Loads MODULE and the floor module beside it (mpin_floor.ko), turns THP
 # on, brings up soft-RoCE (rxe0 on a veth pair), runs mpin-bench with
 # --csv - (the CSV goes to the console between marker lines, since the
@@ -17,8 +18,11 @@ profile=0
 if [ "${1:-}" = --profile ]; then
 	profile=1	# tests/bench/profile.sh instead of the benchmark
 	shift
+elif [ "${1:-}" = --perf ]; then
+	profile=perf	# tests/bench/perf-profile.sh instead of the benchmark
+	shift
 fi
-module=${1:?usage: guest.sh [--profile] MODULE [mpin-bench options]}
+module=${1:?usage: guest.sh [--profile | --perf] MODULE [mpin-bench options]}
 shift
 
 [ "${MPIN_VM:-}" = 1 ] || { echo "guest.sh: runs inside tests/vm/run-vm.sh only" >&2; exit 2; }
@@ -49,6 +53,8 @@ fi
 echo 1 >/proc/sys/vm/compact_memory 2>/dev/null
 if [ "$profile" = 1 ]; then
 	"$here/profile.sh" "$@"
+elif [ "$profile" = perf ]; then
+	"$here/perf-profile.sh" "$@"
 else
 	"$here/bin/mpin-bench" --csv - "$@"
 fi
