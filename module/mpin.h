@@ -140,7 +140,6 @@ struct mpin_seg *mpin_store_seg_get(struct mpin_file *mf,
 				    unsigned int nr_words, gfp_t gfp);
 void mpin_store_seg_put(struct mpin_file *mf, struct mpin_seg *seg);
 void mpin_store_drop_cache(struct mpin_file *mf);
-unsigned long mpin_store_metadata_bytes(void);
 void mpin_store_show(struct seq_file *m, struct mpin_file *mf);
 
 /* pin.c: the pin and unpin operations. */
@@ -195,8 +194,9 @@ unsigned long mpin_global_max(void);
 void mpin_set_global_max(unsigned long max);
 
 /*
- * Event counters shown in /sys/kernel/mpin: per CPU, so that counting
- * costs the pin path no shared cache line.
+ * Counters shown in /sys/kernel/mpin: per CPU, so that counting costs
+ * the pin path no shared cache line; a reader sums (mpin_stat_sum()).
+ * All count events but MPIN_STAT_METADATA_BYTES, which goes up and down.
  */
 enum mpin_stat {
 	MPIN_STAT_PIN_CALLS,
@@ -208,6 +208,7 @@ enum mpin_stat {
 	MPIN_STAT_REFUSED_ACCESS,	/* not writable */
 	MPIN_STAT_REFUSED_HOLE,		/* not mapped */
 	MPIN_STAT_REFUSED_IO,		/* VM_IO / VM_PFNMAP */
+	MPIN_STAT_METADATA_BYTES,	/* segments recording pins, store.c */
 	MPIN_NR_STATS
 };
 
@@ -221,6 +222,8 @@ static inline void mpin_count(enum mpin_stat stat)
 {
 	this_cpu_inc(mpin_stats.count[stat]);
 }
+
+unsigned long mpin_stat_sum(enum mpin_stat stat);
 
 /* sysfs.c: /sys/kernel/mpin */
 int mpin_sysfs_init(void);

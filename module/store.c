@@ -49,23 +49,11 @@ static inline unsigned long seg_end(const struct mpin_seg *seg)
 }
 
 /*
- * Bytes of the segments that record pins, all files together: handed out
- * by mpin_store_seg_get() and not yet given back (a file's spare, below,
- * records nothing).  Per CPU, like the event counters, since every pin
- * and unpin changes it; a reader sums.
+ * metadata_bytes (MPIN_STAT_METADATA_BYTES) counts the bytes of the
+ * segments that record pins, all files together: handed out by
+ * mpin_store_seg_get() and not yet given back (a file's spare, below,
+ * records nothing).
  */
-static DEFINE_PER_CPU(long, mpin_metadata);
-
-unsigned long mpin_store_metadata_bytes(void)
-{
-	long sum = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		sum += per_cpu(mpin_metadata, cpu);
-	return sum > 0 ? sum : 0;
-}
-
 static size_t seg_bytes(const struct mpin_seg *seg)
 {
 	return struct_size(seg, runs, seg->max_words);
@@ -113,7 +101,8 @@ struct mpin_seg *mpin_store_seg_get(struct mpin_file *mf,
 	if (!seg)
 		seg = seg_alloc(nr_words, gfp);
 	if (seg)
-		this_cpu_add(mpin_metadata, seg_bytes(seg));
+		this_cpu_add(mpin_stats.count[MPIN_STAT_METADATA_BYTES],
+			     seg_bytes(seg));
 	return seg;
 }
 
@@ -122,7 +111,8 @@ void mpin_store_seg_put(struct mpin_file *mf, struct mpin_seg *seg)
 {
 	if (!seg)
 		return;
-	this_cpu_sub(mpin_metadata, seg_bytes(seg));
+	this_cpu_sub(mpin_stats.count[MPIN_STAT_METADATA_BYTES],
+		     seg_bytes(seg));
 	if (seg->max_words >= MPIN_RUN_MAX_WORDS &&
 	    seg->max_words <= MPIN_SEG_CACHE_MAX_WORDS &&
 	    !cmpxchg(&mf->seg_cache, NULL, seg))

@@ -76,16 +76,22 @@ struct mpin_stat_attr {
 	enum mpin_stat stat;
 };
 
-static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
-			 char *buf)
+unsigned long mpin_stat_sum(enum mpin_stat stat)
 {
-	enum mpin_stat stat = container_of(attr, struct mpin_stat_attr, attr)->stat;
 	unsigned long sum = 0;
 	int cpu;
 
 	for_each_possible_cpu(cpu)
 		sum += per_cpu(mpin_stats, cpu).count[stat];
-	return sysfs_emit(buf, "%lu\n", sum);
+	return sum;
+}
+
+static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	enum mpin_stat stat = container_of(attr, struct mpin_stat_attr, attr)->stat;
+
+	return sysfs_emit(buf, "%lu\n", mpin_stat_sum(stat));
 }
 
 #define MPIN_STAT_ATTR(_name, _stat)					\
@@ -107,7 +113,13 @@ MPIN_STAT_ATTR(refused_io, MPIN_STAT_REFUSED_IO);
 static ssize_t metadata_bytes_show(struct kobject *kobj,
 				   struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%lu\n", mpin_store_metadata_bytes());
+	/*
+	 * The CPUs' parts are read one by one: a segment handed out on one
+	 * CPU and given back on another may be seen given back only.
+	 */
+	long sum = mpin_stat_sum(MPIN_STAT_METADATA_BYTES);
+
+	return sysfs_emit(buf, "%ld\n", max(sum, 0L));
 }
 
 static struct kobj_attribute metadata_bytes_attr = __ATTR_RO(metadata_bytes);
