@@ -61,6 +61,9 @@ struct seq_file;
  *   mm->page_table_lock  the kernel's, taken with mmap_lock held (or once
  *               the address space has no users left) and nothing of ours,
  *               around each change of mm->locked_vm (account.c).
+ *   spare_lock  a global spinlock in pin.c around the spare page-array
+ *               blocks; nothing is taken under it, and it is taken under
+ *               nothing.
  *
  * The notifier acts only on MMU_NOTIFY_UNMAP and, at exit,
  * MMU_NOTIFY_RELEASE.  On a blockable unmap it takes tree_lock, marks the

@@ -145,6 +145,12 @@ static int check_vmas(struct mm_struct *mm, unsigned long start,
  * costs no lock of its own.
  */
 
+static bool busy_overlaps(const struct mpin_busy *b, unsigned long start,
+			  unsigned long end)
+{
+	return b->start < end && start < b->end;
+}
+
 /*
  * Does a claim overlap [@start, @end)?  If so, the caller is counted as
  * a waiter and must call range_wait() with *@seen once it has dropped
@@ -157,7 +163,7 @@ static bool range_busy(struct mpin_file *mf, unsigned long start,
 
 	lockdep_assert_held(&mf->tree_lock);
 	list_for_each_entry(b, &mf->busy, node) {
-		if (b->start < end && start < b->end) {
+		if (busy_overlaps(b, start, end)) {
 			*seen = mf->busy_gen;
 			mf->busy_waiters++;
 			return true;
@@ -255,7 +261,7 @@ void mpin_range_mark_unmapped(struct mpin_file *mf, unsigned long start,
 
 	lockdep_assert_held(&mf->tree_lock);
 	list_for_each_entry(b, &mf->busy, node)
-		if (b->start < end && start < b->end)
+		if (busy_overlaps(b, start, end))
 			WRITE_ONCE(b->unmapped, true);
 }
 
