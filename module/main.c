@@ -216,7 +216,7 @@ static long mpin_ioctl_range(struct mpin_file *mf, unsigned int cmd,
 	 */
 	mpin_count(MPIN_STAT_UNPIN_CALLS);
 	ret = mpin_unpin_range(mf, start, min_t(unsigned long, end, TASK_SIZE), &done);
-	if (done && put_user((__u64)done, &uarg->pages))
+	if (done && mpin_put_count(&uarg->pages, done))
 		return ret ? ret : -EFAULT;
 	return ret;
 }

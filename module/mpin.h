@@ -14,6 +14,7 @@
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uaccess.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -227,6 +228,23 @@ static inline void mpin_count(enum mpin_stat stat)
 }
 
 unsigned long mpin_stat_sum(enum mpin_stat stat);
+
+/*
+ * Store a page count in the caller's argument: one inline section of user
+ * access, where put_user() is a call into the uaccess helpers (2 % of a
+ * 1-page pin and unpin's time in the kernel on 6.1, perf).
+ */
+static inline int mpin_put_count(__u64 __user *uptr, __u64 count)
+{
+	if (!user_access_begin(uptr, sizeof(*uptr)))
+		return -EFAULT;
+	unsafe_put_user(count, uptr, efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
 
 /* sysfs.c: /sys/kernel/mpin */
 int mpin_sysfs_init(void);

@@ -430,7 +430,7 @@ again:
 		 * The argument was writable when the call began, but another
 		 * thread may have unmapped it or made it read-only since.
 		 */
-		reported = !put_user((__u64)pinned, report);
+		reported = !mpin_put_count(report, pinned);
 		report_failed = !reported;
 		if (report_failed)
 			ret = -EFAULT;
@@ -508,7 +508,7 @@ out_free:
 	if (claimed)
 		mpin_range_give_back(mf, &busy);
 	if (ret && reported)
-		(void)put_user(0ULL, report);	/* nothing is pinned after all */
+		(void)mpin_put_count(report, 0);	/* nothing is pinned after all */
 	if (pages != stack_pages)
 		block_put(pages);
 	return ret;
