@@ -64,8 +64,10 @@
  * 4 KiB pages, then SIZE of THP, are pinned, and how many runs of
  * physically contiguous pages the 4 KiB buffer has (/proc/self/pagemap).
  *
- * Output: a table of medians and ratios, PASS/MISS per target of issue 6,
- * and with --csv the raw samples and the summary as CSV (to a file, or
+ * Output: a table of medians and ratios, PASS/MISS per target (issues 6,
+ * 15 and 16; under each target against a peer, the same ratio with the
+ * floor in mpin's place, so a MISS the bare pin shares shows as the
+ * kernel's own), and with --csv the raw samples and the summary as CSV (to a file, or
  * "-": to stdout between marker lines, for a VM console).  --tap instead
  * prints TAP for the make check smoke test: each peer was measured and
  * every median is positive, or the peer is skipped with the reason.
@@ -1402,41 +1404,54 @@ struct target {
 	double value, limit;
 	int at_most;
 	const char *unit;
+	double floor;	/* the same ratio with the floor in mpin's place, or 0 */
 };
+
+static int target_met(double value, const struct target *t)
+{
+	return t->at_most ? value <= t->limit : value >= t->limit;
+}
 
 static int print_targets(void)
 {
 	static char scale_what[4][64];
-	struct scale_fit sfit[2];
-	size_t big[2];
+	struct scale_fit sfit[2], ffit[2];
+	size_t big[2], fbig[2];
 
 	scale_fit(0, P_MPIN, &sfit[0]);
 	scale_fit(1, P_MPIN, &sfit[1]);
+	scale_fit(0, P_FLOOR, &ffit[0]);
+	scale_fit(1, P_FLOOR, &ffit[1]);
 	struct target t[] = {
-		{ "mpin 4 KiB <= 0.8x ibv_reg_mr", median("4k", "pin", P_MPIN) / median("4k", "pin", P_IBV), 0.8, 1, "x" },
-		{ "mpin 4 KiB <= 0.5x io_uring registration", median("4k", "pin", P_MPIN) / median("4k", "pin", P_URING), 0.5, 1, "x" },
-		{ "munpin 4 KiB <= 0.8x ibv_dereg_mr", median("4k", "unpin", P_MPIN) / median("4k", "unpin", P_IBV), 0.8, 1, "x" },
-		{ "mpin THP <= 2x mlock", median("thp", "pin", P_MPIN) / median("thp", "pin", P_MLOCK), 2, 1, "x" },
-		{ "1-page round trip <= 0.5x mlock+munlock", median("1page", "roundtrip", P_MPIN) / median("1page", "roundtrip", P_MLOCK), 0.5, 1, "x" },
-		{ "2 threads >= 1.6x 1 thread (own contexts)", median("2t-sep", "speedup", P_MPIN), 1.6, 0, "x" },
-		{ "2 threads >= 1.6x 1 thread (default context)", median("2t-shared", "speedup", P_MPIN), 1.6, 0, "x" },
-		{ "metadata, 4 KiB pages <= 8 B/page", meta_4k, 8, 1, " B/page" },
-		{ "metadata, scattered 4 KiB pages <= 8 B/page", meta_scat, 8, 1, " B/page" },
-		{ "metadata, THP <= 0.1 B/page", meta_thp, 0.1, 1, " B/page" },
+		{ "mpin 4 KiB <= 0.8x ibv_reg_mr", median("4k", "pin", P_MPIN) / median("4k", "pin", P_IBV), 0.8, 1, "x",
+		  median("4k", "pin", P_FLOOR) / median("4k", "pin", P_IBV) },
+		{ "mpin 4 KiB <= 0.5x io_uring registration", median("4k", "pin", P_MPIN) / median("4k", "pin", P_URING), 0.5, 1, "x",
+		  median("4k", "pin", P_FLOOR) / median("4k", "pin", P_URING) },
+		{ "munpin 4 KiB <= 0.8x ibv_dereg_mr", median("4k", "unpin", P_MPIN) / median("4k", "unpin", P_IBV), 0.8, 1, "x",
+		  median("4k", "unpin", P_FLOOR) / median("4k", "unpin", P_IBV) },
+		{ "mpin THP <= 2x mlock", median("thp", "pin", P_MPIN) / median("thp", "pin", P_MLOCK), 2, 1, "x",
+		  median("thp", "pin", P_FLOOR) / median("thp", "pin", P_MLOCK) },
+		{ "1-page round trip <= 0.5x mlock+munlock", median("1page", "roundtrip", P_MPIN) / median("1page", "roundtrip", P_MLOCK), 0.5, 1, "x",
+		  median("1page", "roundtrip", P_FLOOR) / median("1page", "roundtrip", P_MLOCK) },
+		{ "2 threads >= 1.6x 1 thread (own contexts)", median("2t-sep", "speedup", P_MPIN), 1.6, 0, "x", 0 },
+		{ "2 threads >= 1.6x 1 thread (default context)", median("2t-shared", "speedup", P_MPIN), 1.6, 0, "x", 0 },
+		{ "metadata, 4 KiB pages <= 8 B/page", meta_4k, 8, 1, " B/page", 0 },
+		{ "metadata, scattered 4 KiB pages <= 8 B/page", meta_scat, 8, 1, " B/page", 0 },
+		{ "metadata, THP <= 0.1 B/page", meta_thp, 0.1, 1, " B/page", 0 },
 		/* Against the kernel's own floor (issue 15). */
-		{ "mpin 4 KiB <= 1.10x floor", median("4k", "pin", P_MPIN) / median("4k", "pin", P_FLOOR), 1.10, 1, "x" },
-		{ "munpin 4 KiB <= 1.10x floor", median("4k", "unpin", P_MPIN) / median("4k", "unpin", P_FLOOR), 1.10, 1, "x" },
-		{ "mpin THP <= 1.3x floor", median("thp", "pin", P_MPIN) / median("thp", "pin", P_FLOOR), 1.3, 1, "x" },
-		{ "munpin THP <= 1.3x floor", median("thp", "unpin", P_MPIN) / median("thp", "unpin", P_FLOOR), 1.3, 1, "x" },
-		{ "mpin never touched <= 1.10x floor", median("fresh", "pin", P_MPIN) / median("fresh", "pin", P_FLOOR), 1.10, 1, "x" },
+		{ "mpin 4 KiB <= 1.10x floor", median("4k", "pin", P_MPIN) / median("4k", "pin", P_FLOOR), 1.10, 1, "x", 0 },
+		{ "munpin 4 KiB <= 1.10x floor", median("4k", "unpin", P_MPIN) / median("4k", "unpin", P_FLOOR), 1.10, 1, "x", 0 },
+		{ "mpin THP <= 1.3x floor", median("thp", "pin", P_MPIN) / median("thp", "pin", P_FLOOR), 1.3, 1, "x", 0 },
+		{ "munpin THP <= 1.3x floor", median("thp", "unpin", P_MPIN) / median("thp", "unpin", P_FLOOR), 1.3, 1, "x", 0 },
+		{ "mpin never touched <= 1.10x floor", median("fresh", "pin", P_MPIN) / median("fresh", "pin", P_FLOOR), 1.10, 1, "x", 0 },
 		/* Physical segments against pagemap (issue 16). */
-		{ "segments query, THP <= pagemap read", median("seg-thp", "query", P_MPIN) / median("seg-thp", "query", P_PAGEMAP), 1, 1, "x" },
-		{ "segments query, scattered <= pagemap read", median("seg-scatter", "query", P_MPIN) / median("seg-scatter", "query", P_PAGEMAP), 1, 1, "x" },
+		{ "segments query, THP <= pagemap read", median("seg-thp", "query", P_MPIN) / median("seg-thp", "query", P_PAGEMAP), 1, 1, "x", 0 },
+		{ "segments query, scattered <= pagemap read", median("seg-scatter", "query", P_MPIN) / median("seg-scatter", "query", P_PAGEMAP), 1, 1, "x", 0 },
 		/* Scaling (issue 15, item 4): filled in below. */
-		{ scale_what[0], scale_growth(0, P_MPIN, &big[0]), 1.25, 1, "x" },
-		{ scale_what[1], sfit[0].dev, 1.25, 1, "x" },
-		{ scale_what[2], scale_growth(1, P_MPIN, &big[1]), 1.25, 1, "x" },
-		{ scale_what[3], sfit[1].dev, 1.25, 1, "x" },
+		{ scale_what[0], scale_growth(0, P_MPIN, &big[0]), 1.25, 1, "x", scale_growth(0, P_FLOOR, &fbig[0]) },
+		{ scale_what[1], sfit[0].dev, 1.25, 1, "x", ffit[0].dev },
+		{ scale_what[2], scale_growth(1, P_MPIN, &big[1]), 1.25, 1, "x", scale_growth(1, P_FLOOR, &fbig[1]) },
+		{ scale_what[3], sfit[1].dev, 1.25, 1, "x", ffit[1].dev },
 	};
 	int miss = 0;
 	double ceiling = median("2t-sep", "speedup", P_CPU);
@@ -1453,7 +1468,7 @@ static int print_targets(void)
 
 		if (isnan(t[i].value))
 			v = "n/a ";
-		else if (t[i].at_most ? t[i].value <= t[i].limit : t[i].value >= t[i].limit)
+		else if (target_met(t[i].value, &t[i]))
 			v = "PASS";
 		else
 			v = "MISS", miss++;
@@ -1461,6 +1476,16 @@ static int print_targets(void)
 			printf("  %s  %-46s (not measured)\n", v, t[i].what);
 		else
 			printf("  %s  %-46s measured %.4g%s\n", v, t[i].what, t[i].value, t[i].unit);
+		/*
+		 * The same measure of the floor: a target against a peer that
+		 * the bare long-term pin misses too is out of reach of any
+		 * pinner using the kernel's API, and a scaling target the
+		 * floor misses was judged in a run too noisy to tell.
+		 */
+		if (t[i].floor > 0 && !isnan(t[i].floor) && !isnan(t[i].value))
+			printf("        (the floor in mpin's place: %.4g%s%s)\n", t[i].floor, t[i].unit,
+			       target_met(t[i].value, &t[i]) || target_met(t[i].floor, &t[i]) ? "" :
+			       "; the floor misses too");
 		/* Two threads cannot beat what the VM's two vCPUs gave plain computation. */
 		if (!strncmp(t[i].what, "2 threads", 9) && !isnan(ceiling))
 			printf("        (the VM's 2-thread ceiling in this run: %.2fx%s)\n", ceiling,
