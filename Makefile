@@ -33,7 +33,10 @@ KDIR ?= /lib/modules/$(KVER)/build
 # kernel).  tests/kernels/testkernel.sh downloads and unpacks it and
 # builds mpin.ko for it in a root of its suite; build/testkernel.env
 # says where they are, for the recipes' shell (WITH_TESTKERNEL).
+# KVER=<release> on the command line (make bench KVER=7.3.4+deb13-amd64)
+# names the same kernel by its release.
 KERNEL ?=
+TESTKERNEL = $(or $(KERNEL),$(if $(filter command line,$(origin KVER)),$(KVER)))
 TESTKERNEL_ENV = $(CURDIR)/build/testkernel.env
 WITH_TESTKERNEL = . $(TESTKERNEL_ENV) && export MPIN_VM_KERNEL="$$image" MPIN_VM_MODROOT="$$modroot" &&
 
@@ -73,7 +76,7 @@ module:
 
 testkernel: deps-vm
 	@mkdir -p build
-	tests/kernels/testkernel.sh $(KERNEL) >$(TESTKERNEL_ENV).$$PPID
+	tests/kernels/testkernel.sh $(TESTKERNEL) >$(TESTKERNEL_ENV).$$PPID
 	@mv $(TESTKERNEL_ENV).$$PPID $(TESTKERNEL_ENV)
 	@sed 's/^/testkernel: /' $(TESTKERNEL_ENV)
 

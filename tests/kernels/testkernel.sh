@@ -8,9 +8,13 @@
 # root (root.sh, build.sh).  So a machine with no kernel package, or with
 # a kernel the tests were never meant to run, tests the same thing.
 #
-# Usage: tests/kernels/testkernel.sh [NAME]
-#   NAME   a name from tests/kernels/matrix (default: $KERNEL, else the
-#          generic kernel of this machine's Debian release, else 6.1)
+# Usage: tests/kernels/testkernel.sh [NAME | RELEASE]
+#   NAME     a name from tests/kernels/matrix (default: $KERNEL, else the
+#            generic kernel of this machine's Debian release, else 6.1)
+#   RELEASE  a kernel release, as uname -r prints it (7.3.4+deb13-amd64,
+#            6.1.0-57-rt-amd64): its line's name (7.3, 6.1-rt).  The
+#            registry offers one release per line: another one of the
+#            line is refused, never swapped for the one on offer.
 # Prints shell assignments (name, suite, kver, image, modroot, module)
 # for the Makefile to source.  Needs root (debootstrap, chroot): as
 # another user it runs itself through sudo, with the same cache.
@@ -33,6 +37,15 @@ if [ -z "$name" ]; then
 	name=$(awk -v s="$codename" '$2 == s && $3 == "linux-headers-amd64" { print $1; exit }' "$here/matrix")
 	[ -n "$name" ] || name=6.1
 fi
+want_kver=
+case $name in
+*-amd64)
+	want_kver=$name
+	line=$(sed -n 's/^\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' <<<"$name")
+	[ -n "$line" ] || die "'$name' is not a kernel release"
+	case $name in *-rt-amd64) name=$line-rt ;; *) name=$line ;; esac
+	;;
+esac
 read -r suite meta < <(awk -v n="$name" '$1 == n { print $2, $3 }' "$here/matrix") ||
 	die "no kernel '$name' in tests/kernels/matrix (names: $(awk '/^[0-9]/ { print $1 }' "$here/matrix" | paste -sd ' '))"
 
@@ -44,6 +57,8 @@ read -r suite meta < <(awk -v n="$name" '$1 == n { print $2, $3 }' "$here/matrix
 kver=$("$here/root.sh" "$suite" --run dpkg-query -W -f='${Depends}\n' "$meta" |
 	tr ',' '\n' | sed -n 's/^ *linux-headers-\([0-9][^ ]*\).*/\1/p' | head -n1)
 [ -n "$kver" ] || die "$meta in $suite names no linux-headers-<release>"
+[ -z "$want_kver" ] || [ "$want_kver" = "$kver" ] ||
+	die "$want_kver: the $name line in $suite is $kver, the only release on offer"
 
 out=$top/build/kernels/$kver
 module=$("$here/build.sh" "$suite" "$kver" "$out") || die "building mpin.ko for $kver failed"
