@@ -53,12 +53,14 @@ struct seq_file;
  *               a deferred charge take it only to give back the
  *               locked_vm charge, with none of our locks held.
  *   tree_lock   a mutex: protects @segs, @nr_pages, @busy with each
- *               entry's @unmapped, @busy_gen and @busy_waiters.  Held
- *               only for tree surgery, claims, and unpinning the pages
- *               of segments it trims; whole segments are taken out of
- *               the tree and unpinned after it is dropped.  Never held
- *               across an allocation that may enter reclaim, because the
- *               notifier takes it and reclaim may call notifiers.
+ *               entry's @unmapped (which a pin also clears on its own
+ *               claim under mmap_lock alone, mpin_pin_range()),
+ *               @busy_gen and @busy_waiters.  Held only for tree
+ *               surgery, claims, and unpinning the pages of segments it
+ *               trims; whole segments are taken out of the tree and
+ *               unpinned after it is dropped.  Never held across an
+ *               allocation that may enter reclaim, because the notifier
+ *               takes it and reclaim may call notifiers.
  *   mm->page_table_lock  the kernel's, taken with mmap_lock held (or once
  *               the address space has no users left) and nothing of ours,
  *               around each change of mm->locked_vm (account.c).

@@ -23,13 +23,12 @@
  *  - UNMAP, blockable (munmap, mremap; mmap_lock held by the caller):
  *    takes tree_lock, marks the claims of the pin and segments ioctls in
  *    flight on an overlapping range (see pin.c), removes the range from
- *    the store and unpins its
- *    pages right there, so the charge is gone when munmap returns and a
- *    new mapping at the same address pins new pages.  A hugetlb zap
- *    (hole punch, a failed copy-on-write in another process) notifies
- *    UNMAP too on 6.1 and older, without that mmap_lock: a release that
- *    starts on a hugetlb page gives its locked_vm charge back a moment
- *    later (account.c).
+ *    the store and unpins its pages right there, so the charge is gone
+ *    when munmap returns and a new mapping at the same address pins new
+ *    pages.  A hugetlb zap (hole punch, a failed copy-on-write in
+ *    another process) notifies UNMAP too on 6.1 and older, without that
+ *    mmap_lock: a release that starts on a hugetlb page gives its
+ *    locked_vm charge back a moment later (account.c).
  *    Splitting a segment needs one order-0 allocation, made with
  *    GFP_NOWAIT and then GFP_ATOMIC, charged to the memory cgroup like
  *    the rest of the store: sleeping for memory here could wait on
