@@ -67,8 +67,8 @@
  * Output: a table of medians and ratios, PASS/MISS per target (issues 6,
  * 15 and 16; under each target against a peer, the same ratio with the
  * floor in mpin's place, so a MISS the bare pin shares shows as the
- * kernel's own), and with --csv the raw samples and the summary as CSV (to a file, or
- * "-": to stdout between marker lines, for a VM console).  --tap instead
+ * kernel's own), and with --csv the raw samples and the summary as CSV
+ * (to a file, or "-": to stdout between marker lines, for a VM console).  --tap instead
  * prints TAP for the make check smoke test: each peer was measured and
  * every median is positive, or the peer is skipped with the reason.
  *
@@ -1183,7 +1183,10 @@ static int scale_index(size_t mib)
 	return -1;
 }
 
-/* ns/page at the largest size over ns/page at 64 MiB (the largest >= 128 MiB). */
+/*
+ * ns/page at the largest size over ns/page at 64 MiB (the largest >= 128
+ * MiB, which goes to *@big unless @big is NULL).
+ */
 static double scale_growth(int thp, enum peer p, size_t *big)
 {
 	int i64 = scale_index(64), ib = -1;
@@ -1192,7 +1195,8 @@ static double scale_growth(int thp, enum peer p, size_t *big)
 		if (scale_size_ok(thp, scale_mib[i]) && scale_mib[i] >= 128 &&
 		    (ib < 0 || scale_mib[i] > scale_mib[ib]))
 			ib = i;
-	*big = ib < 0 ? 0 : scale_mib[ib];
+	if (big)
+		*big = ib < 0 ? 0 : scale_mib[ib];
 	if (i64 < 0 || ib < 0)
 		return NAN;
 	return scale_nspp(thp, ib, p) / scale_nspp(thp, i64, p);
@@ -1416,7 +1420,7 @@ static int print_targets(void)
 {
 	static char scale_what[4][64];
 	struct scale_fit sfit[2], ffit[2];
-	size_t big[2], fbig[2];
+	size_t big[2];
 
 	scale_fit(0, P_MPIN, &sfit[0]);
 	scale_fit(1, P_MPIN, &sfit[1]);
@@ -1448,9 +1452,9 @@ static int print_targets(void)
 		{ "segments query, THP <= pagemap read", median("seg-thp", "query", P_MPIN) / median("seg-thp", "query", P_PAGEMAP), 1, 1, "x", 0 },
 		{ "segments query, scattered <= pagemap read", median("seg-scatter", "query", P_MPIN) / median("seg-scatter", "query", P_PAGEMAP), 1, 1, "x", 0 },
 		/* Scaling (issue 15, item 4): filled in below. */
-		{ scale_what[0], scale_growth(0, P_MPIN, &big[0]), 1.25, 1, "x", scale_growth(0, P_FLOOR, &fbig[0]) },
+		{ scale_what[0], scale_growth(0, P_MPIN, &big[0]), 1.25, 1, "x", scale_growth(0, P_FLOOR, NULL) },
 		{ scale_what[1], sfit[0].dev, 1.25, 1, "x", ffit[0].dev },
-		{ scale_what[2], scale_growth(1, P_MPIN, &big[1]), 1.25, 1, "x", scale_growth(1, P_FLOOR, &fbig[1]) },
+		{ scale_what[2], scale_growth(1, P_MPIN, &big[1]), 1.25, 1, "x", scale_growth(1, P_FLOOR, NULL) },
 		{ scale_what[3], sfit[1].dev, 1.25, 1, "x", ffit[1].dev },
 	};
 	int miss = 0;
