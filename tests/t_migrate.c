@@ -10,6 +10,14 @@
  *    Movable zone is migrated out of it once, when it is pinned
  *    (FOLL_LONGTERM); afterwards its PFNs stay through compaction and
  *    move_pages.
+ *  - two pinners of the same pages (ZONE_MOVABLE): two threads, each with
+ *    its own context and its own mapping of one memfd, pin the same 16
+ *    touched pages at once, round after round.  Each pin finds pages the
+ *    other holds for a moment, and the kernel fails a pin with ENOMEM
+ *    when it cannot migrate one; the module tries again (pin.c,
+ *    MPIN_PIN_TRIES), so every pin must succeed, as mlock would, and both
+ *    must hold the same frames, outside ZONE_MOVABLE.  Without the retry,
+ *    one of the two pins failed in 98 % of the rounds on 7.3.
  *  - compaction: an mlocked, a pinned and a plain buffer are laid out in
  *    the same half-empty pageblocks low in a zone, with holes above them
  *    (see compaction()); vm.compact_memory runs three times while a
@@ -65,6 +73,8 @@
 #define NCOMPACT	2048	/* mlocked, pinned and plain buffers for compaction */
 #define NMOVE		256	/* mlocked and pinned buffers for move_pages */
 #define NSHM		64	/* pinned MAP_SHARED buffer for MADV_PAGEOUT */
+#define NRACE		16	/* pages both pinners pin in one round */
+#define RACE_ROUNDS	400
 
 
 /* vm.compact_unevictable_allowed: may compaction move mlocked pages? */
@@ -461,6 +471,128 @@ static char *zone_movable(unsigned long long **pinned_pfns)
 	free(before);
 	*pinned_pfns = after;
 	return d;
+}
+
+/* ---- two pinners of the same pages ---- */
+
+struct pinner {
+	pthread_t th;
+	int id, fd;
+	char *map, *peer_map;
+	long ok, enomem, other;
+	int other_err;
+};
+
+static pthread_barrier_t race_bar;
+static int race_memfd;
+static long race_rounds_movable, race_frames_differ, race_still_movable;
+
+static void *pinner_fn(void *arg)
+{
+	struct pinner *me = arg;
+	unsigned long long mine[NRACE], theirs[NRACE];
+	cpu_set_t cs;
+	int r, i;
+
+	/* One CPU each (main() keeps itself on CPU 0): they must overlap. */
+	CPU_ZERO(&cs);
+	CPU_SET(me->id % ncpu, &cs);
+	sched_setaffinity(0, sizeof(cs), &cs);
+	for (r = 0; r < RACE_ROUNDS; r++) {
+		if (me->id == 0) {
+			/* Fault them in by touch, where they may land in ZONE_MOVABLE. */
+			memset(me->map, 'R', P(NRACE));
+			pfns_of(me->map, NRACE, mine);
+			for (i = 0; i < NRACE; i++)
+				if (in_movable(mine[i])) {
+					race_rounds_movable++;
+					break;
+				}
+		}
+		pthread_barrier_wait(&race_bar);
+		if (!mpin_range_ioctl(me->fd, MPIN_IOC_PIN, me->map, P(NRACE), NULL))
+			me->ok++;
+		else if (errno == ENOMEM)
+			me->enomem++;
+		else if (!me->other++)
+			me->other_err = errno;
+		pthread_barrier_wait(&race_bar);
+		if (me->id == 0) {
+			pfns_of(me->map, NRACE, mine);
+			pfns_of(me->peer_map, NRACE, theirs);
+		}
+		pthread_barrier_wait(&race_bar);
+		if (mpin_range_ioctl(me->fd, MPIN_IOC_UNPIN, me->map, P(NRACE), NULL) && !me->other++)
+			me->other_err = errno;
+		pthread_barrier_wait(&race_bar);
+		if (me->id == 0) {
+			for (i = 0; i < NRACE; i++) {
+				race_frames_differ += !mine[i] || mine[i] != theirs[i];
+				race_still_movable += in_movable(mine[i]);
+			}
+			/* Free the pages: the next round faults in new ones. */
+			if (fallocate(race_memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, P(NRACE)))
+				tap_bail("fallocate(PUNCH_HOLE): %s", strerror(errno));
+		}
+	}
+	return NULL;
+}
+
+static void shared_pinners(void)
+{
+	struct pinner pr[2];
+	const char *what = "two pinners of the same touched shared pages";
+	long ok, enomem, other;
+	int i;
+
+	if (!zone_present("Movable")) {
+		tap_skip("no populated ZONE_MOVABLE (boot with movablecore=)", what);
+		return;
+	}
+	race_memfd = memfd_create("t_migrate-race", MFD_CLOEXEC);
+	if (race_memfd < 0 || ftruncate(race_memfd, P(NRACE)))
+		tap_bail("memfd: %s", strerror(errno));
+	memset(pr, 0, sizeof(pr));
+	pthread_barrier_init(&race_bar, NULL, 2);
+	for (i = 0; i < 2; i++) {
+		pr[i].id = i;
+		pr[i].fd = open("/dev/mpin", O_RDWR | O_CLOEXEC);
+		pr[i].map = mmap(NULL, P(NRACE), PROT_READ | PROT_WRITE, MAP_SHARED, race_memfd, 0);
+		if (pr[i].fd < 0 || pr[i].map == MAP_FAILED)
+			tap_bail("%s: setup: %s", what, strerror(errno));
+	}
+	pr[0].peer_map = pr[1].map;
+	pr[1].peer_map = pr[0].map;
+	for (i = 0; i < 2; i++)
+		if (pthread_create(&pr[i].th, NULL, pinner_fn, &pr[i]))
+			tap_bail("pthread_create");
+	for (i = 0; i < 2; i++)
+		pthread_join(pr[i].th, NULL);
+	ok = pr[0].ok + pr[1].ok;
+	enomem = pr[0].enomem + pr[1].enomem;
+	other = pr[0].other + pr[1].other;
+	measured("shared_pinners_rounds_with_a_page_in_movable", race_rounds_movable);
+	/* Without a page to migrate, success would prove nothing. */
+	if (!race_rounds_movable)
+		tap_skip("no touched page landed in ZONE_MOVABLE: nothing had to migrate",
+			 "%s: all %d pins of %d pages succeeded", what, 2 * RACE_ROUNDS, NRACE);
+	else if (!tap_ok(ok == 2 * RACE_ROUNDS, "%s: all %d pins of %d pages succeeded (%ld rounds began with a page in ZONE_MOVABLE)",
+			 what, 2 * RACE_ROUNDS, NRACE, race_rounds_movable))
+		tap_diag("  %ld succeeded, %ld failed with ENOMEM, %ld otherwise (%s, %s)", ok, enomem,
+			 other, strerror(pr[0].other_err), strerror(pr[1].other_err));
+	if (!tap_ok(race_frames_differ == 0, "%s: both held the same frames", what))
+		tap_diag("  %ld pages differ", race_frames_differ);
+	if (kernel_older_than(5, 13))
+		tap_todo(race_still_movable == 0, "before 5.13 FOLL_LONGTERM migrates only CMA pages, not ZONE_MOVABLE",
+			 "%s: no pinned page was in ZONE_MOVABLE", what);
+	else if (!tap_ok(race_still_movable == 0, "%s: no pinned page was in ZONE_MOVABLE", what))
+		tap_diag("  %ld were", race_still_movable);
+	for (i = 0; i < 2; i++) {
+		munmap(pr[i].map, P(NRACE));
+		close(pr[i].fd);
+	}
+	close(race_memfd);
+	pthread_barrier_destroy(&race_bar);
 }
 
 /* ---- compaction ---- */
@@ -1297,6 +1429,7 @@ int main(void)
 
 	tp = tap_now_ms();
 	d = zone_movable(&d0);
+	shared_pinners();
 	tm[0] = tap_now_ms() - tp;
 	/*
 	 * The split test before compaction: it wants physically adjacent free
