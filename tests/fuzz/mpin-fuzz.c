@@ -1329,6 +1329,33 @@ static int do_range_ioctl(int fd, unsigned long cmd, uint64_t addr, uint64_t len
 	return ret;
 }
 
+/* What the model says is mapped over a range, for a failure message. */
+static const char *range_kinds(uint64_t addr, uint64_t len, char *buf, size_t sz)
+{
+	uint64_t a, e = pg_down(addr + len + PG - 1);
+	int last = -1;
+	size_t n = 0;
+	long run = 0;
+
+	buf[0] = 0;
+	for (a = pg_down(addr); a < e && n < sz; a += PG) {
+		long i = idx_of(a);
+		int k = i < 0 ? K_NONE : F.pg[i].kind;
+
+		if (k == last) {
+			run++;
+			continue;
+		}
+		if (last >= 0)
+			n += snprintf(buf + n, sz - n, "%s x%ld, ", kind_name[last], run);
+		last = k;
+		run = 1;
+	}
+	if (last >= 0 && n < sz)
+		snprintf(buf + n, sz - n, "%s x%ld", kind_name[last], run);
+	return buf;
+}
+
 /*
  * Check one pin/unpin outcome against the prediction and update the model.
  * @pages is the out-field, or SENTINEL when the call has none (libmpin).
@@ -1346,10 +1373,14 @@ static void settle_range(struct worker *w, enum op op, int b, bool unpin,
 		fail(w, "%s ctx %d %#" PRIx64 "+%#" PRIx64 ": errno %d (%s), expected success or a limit's ENOMEM%s",
 		     what, b, addr, len, err, strerror(err), w->ipc_lock ? "" : "/EPERM");
 	}
-	if (err != p->err)
-		fail(w, "%s ctx %d %#" PRIx64 "+%#" PRIx64 ": %s%s, the model expects %s%s (%ld pages)",
+	if (err != p->err) {
+		char kinds[160];
+
+		fail(w, "%s ctx %d %#" PRIx64 "+%#" PRIx64 ": %s%s, the model expects %s%s (%ld pages; %s)",
 		     what, b, addr, len, err ? "errno " : "success", err ? strerror(err) : "",
-		     p->err ? "errno " : "success", p->err ? strerror(p->err) : "", p->np);
+		     p->err ? "errno " : "success", p->err ? strerror(p->err) : "", p->np,
+		     range_kinds(addr, len, kinds, sizeof(kinds)));
+	}
 	if (err)
 		return;
 	if (pages != SENTINEL && pages != (uint64_t)p->np)
