@@ -223,12 +223,12 @@ long long mpin_sysfs_wait(const char *name, long long want,
 }
 
 /*
- * nr_foll_pin_acquired - nr_foll_pin_released: pins held on the machine.
- * /proc/vmstat shows the global totals without the per-CPU deltas (up to
- * the stat threshold per CPU), so first fold those in through
- * /proc/sys/vm/stat_refresh (root only; without it the value may be off).
+ * /proc/vmstat, and /proc/meminfo lines kept as vmstat counters (7.x's
+ * VmallocUsed), show the global totals without the per-CPU deltas (up to
+ * the stat threshold per CPU): fold those in first through
+ * /proc/sys/vm/stat_refresh (root only; without it a value may be off).
  */
-long long foll_pins_held(void)
+void vmstat_refresh(void)
 {
 	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
 
@@ -236,6 +236,12 @@ long long foll_pins_held(void)
 		fputs("1\n", f);
 		fclose(f);	/* EINVAL if some counter is negative: ignore */
 	}
+}
+
+/* nr_foll_pin_acquired - nr_foll_pin_released: pins held on the machine. */
+long long foll_pins_held(void)
+{
+	vmstat_refresh();
 	return vmstat("nr_foll_pin_acquired") - vmstat("nr_foll_pin_released");
 }
 

@@ -59,6 +59,8 @@ int mpin_sysfs_write(const char *name, const char *val);
 long long mpin_sysfs_wait(const char *name, long long want, int timeout_ms);
 /* One counter of /proc/vmstat; -1 if absent. */
 long long vmstat(const char *name);
+/* Fold the per-CPU deltas into the vmstat totals (vm/stat_refresh, root only). */
+void vmstat_refresh(void);
 /*
  * nr_foll_pin_acquired - nr_foll_pin_released: pins held on the machine,
  * with the per-CPU deltas folded in first (vm/stat_refresh, root only).

@@ -52,14 +52,21 @@ static char *map_anon(size_t bytes, bool huge)
 	return p;
 }
 
-/* Meminfo line @key in kB; -1 if absent. */
+/*
+ * Meminfo line @key in kB; -1 if absent.  The per-CPU vmstat deltas are
+ * folded in first: on 7.2 and 7.3 (NR_VMALLOC), VmallocUsed is one,
+ * and on 7.3 it read 68 kB over before a refresh while /proc/vmallocinfo
+ * had not changed by a page.
+ */
 static long meminfo_kb(const char *key)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f;
 	char line[256];
 	size_t kl = strlen(key);
 	long v = -1;
 
+	vmstat_refresh();
+	f = fopen("/proc/meminfo", "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
