@@ -1329,18 +1329,27 @@ static int do_range_ioctl(int fd, unsigned long cmd, uint64_t addr, uint64_t len
 	return ret;
 }
 
-/* What the model says is mapped over a range, for a failure message. */
+/*
+ * What the model says is mapped over a range, for a failure message.  Only
+ * the arena's pages are walked: a wild range can span most of the address
+ * space.
+ */
 static const char *range_kinds(uint64_t addr, uint64_t len, char *buf, size_t sz)
 {
-	uint64_t a, e = pg_down(addr + len + PG - 1);
+	uint64_t a, s = pg_down(addr), e = pg_down(addr + len + PG - 1);
 	int last = -1;
 	size_t n = 0;
 	long run = 0;
 
 	buf[0] = 0;
-	for (a = pg_down(addr); a < e && n < sz; a += PG) {
-		long i = idx_of(a);
-		int k = i < 0 ? K_NONE : F.pg[i].kind;
+	if (s < ARENA_BASE || e > F.end || e < s)
+		n = snprintf(buf, sz, "reaches outside the arena; ");
+	if (s < ARENA_BASE)
+		s = ARENA_BASE;
+	if (e > F.end || e < s)
+		e = F.end;
+	for (a = s; a < e && n < sz; a += PG) {
+		int k = F.pg[idx_of(a)].kind;
 
 		if (k == last) {
 			run++;
