@@ -68,9 +68,10 @@
  * 15 and 16; under each target against a peer, the same ratio with the
  * floor in mpin's place, so a MISS the bare pin shares shows as the
  * kernel's own), and with --csv the raw samples and the summary as CSV
- * (to a file, or "-": to stdout between marker lines, for a VM console).  --tap instead
- * prints TAP for the make check smoke test: each peer was measured and
- * every median is positive, or the peer is skipped with the reason.
+ * (to a file, or "-": to stdout between marker lines, for a VM console).
+ * --tap instead prints TAP for the make check smoke test: each peer was
+ * measured and every median is positive, or the peer is skipped with the
+ * reason.
  *
  * Absolute times under QEMU/TCG mean nothing; ratios within one run do.
  * Run as root (io_uring and verbs registrations of large buffers are
